@@ -1,0 +1,15 @@
+"""HTTP API v1: Flask blueprints over the pipeline; no business rules live here."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from archive_service.api import audit_log, documents, errors, health, journals
+
+
+def init_app(app: Flask) -> None:
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(journals.bp)
+    app.register_blueprint(documents.bp)
+    app.register_blueprint(audit_log.bp)

@@ -1,0 +1,59 @@
+"""Bearer-token authentication: turns ``Authorization`` into the request's actor and context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import current_app, g, request
+
+from archive_service.access import authenticate
+from archive_service.errors import Unauthorized
+from archive_service.pipeline import Archive, RequestContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Longest accepted ``X-Purpose``; longer statements belong in the inspection file.
+MAX_PURPOSE_LENGTH = 500
+
+
+def archive() -> Archive:
+    return cast(Archive, current_app.extensions["archive"])
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "Send a token as 'Authorization: Bearer <token>'; "
+            "`archive-service tokens create` makes one."
+        )
+    return token.strip()
+
+
+def _purpose() -> str | None:
+    purpose = request.headers.get("X-Purpose", "").strip()
+    return purpose[:MAX_PURPOSE_LENGTH] or None
+
+
+def context() -> RequestContext:
+    """The authenticated request context (only inside ``@authenticated`` views)."""
+    return cast(RequestContext, g.archive_context)
+
+
+def authenticated(view: F) -> F:
+    """Require a valid bearer token; role and scope checks happen in the pipeline."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _bearer_token()
+        with archive().sessions() as session:
+            actor = authenticate(session, token)
+        g.archive_context = RequestContext(
+            actor=actor, client_address=request.remote_addr, purpose=_purpose()
+        )
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)

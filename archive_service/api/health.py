@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from archive_service.api.auth import archive
+from archive_service.api.errors import error_response
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():  # type: ignore[no-untyped-def]
+    """Ready when the database answers and the store is usable."""
+    checks: dict[str, str] = {}
+    try:
+        with archive().sessions() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        archive().store.check()
+        checks["storage"] = "ok"
+    except Exception as exc:
+        checks["storage"] = f"unavailable: {type(exc).__name__}"
+    if any(v != "ok" for v in checks.values()):
+        return error_response(503, "not_ready", f"Not ready: {checks}")
+    return jsonify({"status": "ok", "checks": checks})

@@ -1,0 +1,138 @@
+"""Settings: one typed object built from defaults, the environment and test overrides.
+
+Every setting has an environment variable ``ARCHIVE_<NAME>`` so that the same image runs the
+embedded default on a laptop and a production deployment, configured only from outside.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from archive_service.errors import ArchiveError
+
+
+class ConfigurationError(ArchiveError):
+    """The service cannot start with this configuration; the message says which setting to fix."""
+
+    code = "configuration_error"
+
+
+def _default_retention() -> dict[str, int]:
+    # Placeholder until the institution sets its own: class journals are kept for 5 years after
+    # the school year in the typical nomenclature of school cases; see README "Retention".
+    return {"class_journal": 5}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment.
+
+    Relative paths are resolved against ``data_dir`` so that ``./var`` holds the whole embedded
+    installation (database, objects, test PKI).
+    """
+
+    #: Folder for the embedded default's state.
+    data_dir: Path = Path("var")
+    #: SQLAlchemy URL; default ``sqlite:///<data_dir>/archive.sqlite3``.
+    database_url: str = ""
+    #: ``file:///...`` or a path (embedded write-once store); default ``<data_dir>/objects``.
+    storage_url: str = ""
+    #: Folder of the locally generated test PKI (embedded default).
+    pki_dir: str = ""
+    #: PAdES level to produce: ``B-B`` or ``B-T``.
+    signature_level: str = "B-T"
+    #: Years to retain each document kind after the end of its school year.
+    retention_years: Mapping[str, int] = field(default_factory=_default_retention)
+    #: Largest accepted upload in bytes.
+    max_upload_bytes: int = 32 * 1024 * 1024
+    #: Require ``X-Purpose`` on every retrieval by an inspector.
+    require_purpose: bool = False
+    #: Render in a recycled worker process (protects long-running servers from Typst's memory
+    #: growth); tests may render in-process.
+    render_in_process: bool = False
+    #: Page size for list endpoints.
+    page_size: int = 50
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'archive.sqlite3').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str((self.data_dir / "objects").resolve())
+
+    @property
+    def resolved_pki_dir(self) -> Path:
+        return Path(self.pki_dir) if self.pki_dir else (self.data_dir / "pki").resolve()
+
+    def retention_for(self, kind: str) -> int:
+        try:
+            return int(self.retention_years[kind])
+        except KeyError:
+            raise ConfigurationError(
+                f"No retention period is configured for document kind {kind!r}; "
+                f"set ARCHIVE_RETENTION_YEARS (e.g. '{kind}=5')."
+            ) from None
+
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _BOOL_TRUE:
+        return True
+    if value in _BOOL_FALSE:
+        return False
+    raise ConfigurationError(f"ARCHIVE_{name.upper()} must be true or false, not {raw!r}.")
+
+
+def _parse_retention(raw: str) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        kind, sep, years = item.partition("=")
+        if not sep or not years.strip().isdigit():
+            raise ConfigurationError(
+                f"ARCHIVE_RETENTION_YEARS entries look like 'class_journal=5', not {item!r}."
+            )
+        result[kind.strip()] = int(years)
+    return result
+
+
+def _coerce(name: str, current: object, raw: str) -> object:
+    if isinstance(current, bool):
+        return _parse_bool(name, raw)
+    if isinstance(current, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(f"ARCHIVE_{name.upper()} must be a whole number.") from None
+    if isinstance(current, Path):
+        return Path(raw)
+    if isinstance(current, Mapping):
+        return _parse_retention(raw)
+    return raw
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> Settings:
+    """Build settings from defaults, then ``ARCHIVE_*`` variables, then explicit overrides."""
+    env = os.environ if environ is None else environ
+    settings = Settings()
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = env.get(f"ARCHIVE_{f.name.upper()}")
+        if raw is not None:
+            values[f.name] = _coerce(f.name, getattr(settings, f.name), raw)
+    values.update(overrides or {})
+    settings = replace(settings, **values)
+    if settings.signature_level not in {"B-B", "B-T"}:
+        raise ConfigurationError(
+            f"ARCHIVE_SIGNATURE_LEVEL must be B-B or B-T, not {settings.signature_level!r}."
+        )
+    return settings

@@ -1,0 +1,25 @@
+"""Database models and sessions. Knows nothing of other rooms."""
+
+from archive_service.db.models import (
+    ApiToken,
+    AuditEvent,
+    Base,
+    Document,
+    DocumentVersion,
+    Institution,
+    utcnow,
+)
+from archive_service.db.session import create_db_engine, create_schema, create_session_factory
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Document",
+    "DocumentVersion",
+    "Institution",
+    "create_db_engine",
+    "create_schema",
+    "create_session_factory",
+    "utcnow",
+]

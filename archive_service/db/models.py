@@ -1,0 +1,146 @@
+"""SQLAlchemy 2 models: what is archived, who may look, and what happened.
+
+Rows only ever point at objects that were written (with retention) before the row was committed;
+versions are never updated in place — a correction is a new row that supersedes the old.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; every timestamp is stored timezone-aware (UTC)."""
+
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: ЄДРПОУ code, the institution's stable public identifier.
+    edrpou: Mapped[str] = mapped_column(String(8), unique=True)
+    name: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Document(Base):
+    """One archival document: a class's journal of one school year (all its versions)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("institution_id", "school_year", "class_name", "kind"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    school_year: Mapped[str] = mapped_column(String(9))
+    class_name: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(50), default="class_journal")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    institution: Mapped[Institution] = relationship(lazy="joined")
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="document", order_by="DocumentVersion.number"
+    )
+
+
+class DocumentVersion(Base):
+    """One immutable signed rendition plus the export it came from."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (
+        UniqueConstraint("document_id", "number"),
+        UniqueConstraint("document_id", "source_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("document_versions.id"))
+
+    object_key: Mapped[str] = mapped_column(String(512), unique=True)
+    object_version_id: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    pdf_profile: Mapped[str] = mapped_column(String(20))
+    renderer: Mapped[str] = mapped_column(String(100))
+
+    source_object_key: Mapped[str] = mapped_column(String(512), unique=True)
+    source_object_version_id: Mapped[str] = mapped_column(String(200))
+    source_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    source_size: Mapped[int] = mapped_column(Integer)
+    source_media_type: Mapped[str] = mapped_column(String(100))
+
+    #: The level validation confirmed after signing, never merely the one requested.
+    signature_level: Mapped[str] = mapped_column(String(10))
+    signed_at: Mapped[dt.datetime]
+    signer_kind: Mapped[str] = mapped_column(String(50))
+    signer_subject: Mapped[str] = mapped_column(Text)
+    signer_serial: Mapped[str] = mapped_column(String(100))
+    signer_issuer: Mapped[str] = mapped_column(Text)
+    qualified: Mapped[bool] = mapped_column(Boolean)
+
+    retain_until: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    document: Mapped[Document] = relationship(back_populates="versions")
+
+
+class ApiToken(Base):
+    """A bearer token; only a hash of its secret is kept."""
+
+    __tablename__ = "api_tokens"
+
+    #: Public part of the token, also used in audit events.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    #: Limits the token to one institution; None means all institutions.
+    institution_edrpou: Mapped[str | None] = mapped_column(String(8))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class AuditEvent(Base):
+    """An append-only, hash-chained record of something that happened."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Position in the chain, gapless from 1; unique so concurrent writers cannot fork it.
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    occurred_at: Mapped[dt.datetime]
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    outcome: Mapped[str] = mapped_column(String(30))
+    actor_token_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    document_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    version_number: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(100))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    #: Extra facts as canonical JSON text (error code, filters, object key …).
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

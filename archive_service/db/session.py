@@ -1,0 +1,55 @@
+"""Engines and session factories for SQLite (embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive_service.db.models import Base
+
+
+def _make_sqlite_serializable(engine: Engine) -> None:
+    """Make every SQLite transaction take the write lock when it starts.
+
+    pysqlite opens transactions lazily and upgrades read locks to write locks later, which is
+    where concurrent writers deadlock ("database is locked"). ``BEGIN IMMEDIATE`` serialises
+    writers up front; WAL keeps readers of committed data unblocked.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_db_engine(url: str) -> Engine:
+    """Create an engine; for SQLite files, create the parent folder first."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _make_sqlite_serializable(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create missing tables (migrations arrive with the PostgreSQL issue)."""
+    Base.metadata.create_all(engine)

@@ -1,0 +1,39 @@
+"""Builds the archive from settings: the one place where configuration picks the backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from archive_service.config import Settings
+from archive_service.db import create_db_engine, create_schema, create_session_factory
+from archive_service.pipeline import Archive
+from archive_service.render import TypstRenderer
+from archive_service.signing import TestPki
+from archive_service.storage import open_object_store
+
+
+def load_test_pki(settings: Settings) -> TestPki:
+    """The embedded default's local test PKI, generated on first use and stable afterwards."""
+    return TestPki.load_or_create(Path(settings.resolved_pki_dir))
+
+
+def build_archive(settings: Settings) -> Archive:
+    """Connect the database, store, renderer and signer the settings name."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(settings.resolved_database_url)
+    create_schema(engine)
+    store = open_object_store(settings.resolved_storage_url)
+    store.check()
+    pki = load_test_pki(settings)
+    return Archive(
+        sessions=create_session_factory(engine),
+        store=store,
+        renderer=TypstRenderer(in_process=settings.render_in_process),
+        signer=pki.signer(level=settings.signature_level),
+        trust_roots=[pki.root_cert],
+        retention_years=settings.retention_for,
+        max_upload_bytes=settings.max_upload_bytes,
+        require_purpose=settings.require_purpose,
+        page_size=settings.page_size,
+        test_pki=True,
+    )

@@ -1,0 +1,674 @@
+"""The use cases: ingest, retrieve, verify, list. The only module that knows every room.
+
+Order matters for the invariants (see DESIGN.md):
+
+* ingest writes both objects (with retention) before the database row, in one transaction with
+  its audit event — a crash in between leaves an orphan object, never a row without an object;
+* retrieve reads and re-hashes the bytes, then commits the audit event, and only then hands the
+  bytes to the caller — if the event cannot be written nothing is returned;
+* nothing here updates or deletes a version: a changed export becomes a new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from archive_service import audit
+from archive_service.access import READERS, UPLOADERS, Actor, Role
+from archive_service.db import AuditEvent, Document, DocumentVersion, Institution
+from archive_service.errors import (
+    ArchiveError,
+    Conflict,
+    ErrorDetail,
+    Forbidden,
+    IntegrityFailure,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
+from archive_service.journal import parse_export
+from archive_service.journal.model import Journal
+from archive_service.object_keys import version_prefix
+from archive_service.render import DocumentInfo, JournalRenderer, SourceAttachment
+from archive_service.signing import DocumentSigner, validate_pdf
+from archive_service.storage import ObjectExistsError, ObjectNotFoundError, ObjectStore
+from archive_service.views import document_view
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_KIND = "class_journal"
+
+VERIFICATION_NOTE = (
+    "Документ підписано кваліфікованою електронною печаткою у форматі PAdES. Перевірити підпис "
+    "можна будь-яким валідатором PAdES (наприклад, pyHanko або EU DSS) за кореневим "
+    "сертифікатом довіри; цілісність — порівнянням SHA-256 файлу з записом в архіві."
+)
+TEST_VERIFICATION_NOTE = (
+    "Документ підписано ТЕСТОВОЮ печаткою journal-archive, яка НЕ Є КВАЛІФІКОВАНОЮ. Кореневий "
+    "сертифікат тестової ІВК видає команда «archive-service pki export-root»; з ним підпис "
+    "перевіряється будь-яким валідатором PAdES (наприклад, pyHanko)."
+)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asks, from where and why: everything an audit event needs besides the action."""
+
+    actor: Actor
+    client_address: str | None = None
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    document: dict[str, Any]
+    version: dict[str, Any]
+    #: False when the same export was already archived (idempotent upload).
+    created: bool
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Bytes that passed the hash check and whose retrieval is already in the audit log."""
+
+    data: bytes
+    media_type: str
+    filename: str
+    sha256: str
+    document_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    institution: str | None = None
+    school_year: str | None = None
+    class_name: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    document_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    after_seq: int = 0
+    limit: int = 100
+
+
+@dataclass
+class Archive:
+    """The archive's use cases over injected backends (chosen by configuration elsewhere)."""
+
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    renderer: JournalRenderer
+    signer: DocumentSigner
+    trust_roots: Sequence[Any]
+    #: Retention in years after the school year, per document kind.
+    retention_years: Callable[[str], int]
+    max_upload_bytes: int = 32 * 1024 * 1024
+    require_purpose: bool = False
+    page_size: int = 50
+    #: True while signing with the local test PKI: documents say so on their title page.
+    test_pki: bool = True
+    #: Invoked between the object writes and the database commit (fault-injection in tests).
+    before_record: Callable[[], None] = field(default=lambda: None)
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(self, data: bytes, media_type: str | None, ctx: RequestContext) -> IngestResult:
+        """Archive one export: parse, render, sign, store, record. Idempotent per export bytes."""
+        try:
+            if ctx.actor.role not in UPLOADERS:
+                raise Forbidden(f"The {ctx.actor.role.value} role may not upload journals.")
+            parsed = parse_export(data, media_type, max_bytes=self.max_upload_bytes)
+            journal = parsed.journal
+            self._check_upload_scope(ctx.actor, journal)
+        except ArchiveError as exc:
+            self._record_best_effort(ctx, "upload", self._outcome(exc), detail=self._error(exc))
+            raise
+        source_sha256 = hashlib.sha256(data).hexdigest()
+        plan = self._plan_version(journal, source_sha256)
+        if isinstance(plan, IngestResult):
+            self._record(
+                ctx,
+                "upload",
+                "duplicate",
+                plan.document["document_id"],
+                plan.version["version"],
+                plan.version["sha256"],
+            )
+            return plan
+        document_id, number = plan
+        try:
+            return self._archive_new_version(
+                journal,
+                data,
+                parsed.filename,
+                parsed.media_type,
+                source_sha256,
+                document_id,
+                number,
+                ctx,
+            )
+        except ArchiveError as exc:
+            self._record_best_effort(
+                ctx, "upload", "failed", document_id=document_id, detail=self._error(exc)
+            )
+            raise
+
+    def _check_upload_scope(self, actor: Actor, journal: Journal) -> None:
+        edrpou = journal.institution.edrpou
+        if not actor.in_scope(edrpou):
+            raise Forbidden(
+                f"This token may upload only for institution {actor.institution}; the export is "
+                f"for institution {edrpou}.",
+                [ErrorDetail("/institution/edrpou", "institution outside the token's scope")],
+            )
+
+    def _find_document(self, session: Session, journal: Journal) -> Document | None:
+        return session.scalar(
+            select(Document)
+            .join(Institution)
+            .where(
+                Institution.edrpou == journal.institution.edrpou,
+                Document.school_year == journal.school_year.label,
+                Document.class_name == journal.school_class.name,
+                Document.kind == DOCUMENT_KIND,
+            )
+            .options(selectinload(Document.versions))
+        )
+
+    def _plan_version(self, journal: Journal, source_sha256: str) -> IngestResult | tuple[str, int]:
+        """Either the already archived version of these bytes, or (document id, next number)."""
+        with self.sessions() as session:
+            document = self._find_document(session, journal)
+            if document is None:
+                return str(uuid.uuid4()), 1
+            for version in document.versions:
+                if version.source_sha256 == source_sha256:
+                    view = document_view(document, all_versions=True)
+                    return IngestResult(view, view["versions"][version.number - 1], False)
+            return document.id, len(document.versions) + 1
+
+    def _archive_new_version(
+        self,
+        journal: Journal,
+        data: bytes,
+        filename: str,
+        media_type: str,
+        source_sha256: str,
+        document_id: str,
+        number: int,
+        ctx: RequestContext,
+    ) -> IngestResult:
+        note = TEST_VERIFICATION_NOTE if self.test_pki else VERIFICATION_NOTE
+        rendered = self.renderer.render(
+            journal,
+            SourceAttachment(filename=filename, media_type=media_type, data=data),
+            DocumentInfo(
+                document_id=document_id,
+                version=number,
+                test_pki=self.test_pki,
+                verification_note=note,
+            ),
+        )
+        signed = self.signer.sign(
+            rendered.pdf,
+            reason="Архівування класного журналу",
+            location=journal.institution.name,
+        )
+        pdf_sha256 = hashlib.sha256(signed.pdf).hexdigest()
+        retain_until = self._retain_until(journal)
+        prefix = version_prefix(
+            journal.institution.edrpou,
+            journal.school_year.label,
+            journal.school_class.name,
+            document_id,
+            number,
+        )
+        extension = filename.rsplit(".", 1)[-1]
+        source_obj = self._put_once(
+            f"{prefix}/source-{source_sha256}.{extension}",
+            data,
+            source_sha256,
+            media_type,
+            retain_until,
+        )
+        pdf_obj = self._put_once(
+            f"{prefix}/journal-{pdf_sha256}.pdf",
+            signed.pdf,
+            pdf_sha256,
+            "application/pdf",
+            retain_until,
+        )
+        self.before_record()
+        try:
+            with self.sessions.begin() as session:
+                document = self._get_or_create_document(session, journal, document_id)
+                previous = session.scalar(
+                    select(DocumentVersion)
+                    .where(DocumentVersion.document_id == document.id)
+                    .order_by(DocumentVersion.number.desc())
+                    .limit(1)
+                )
+                if (previous.number if previous else 0) != number - 1:
+                    raise Conflict(
+                        "Another version of this journal was archived at the same time; "
+                        "upload again to archive yours as the next version."
+                    )
+                version = DocumentVersion(
+                    document_id=document.id,
+                    number=number,
+                    supersedes_id=previous.id if previous else None,
+                    object_key=pdf_obj.key,
+                    object_version_id=pdf_obj.version_id,
+                    sha256=pdf_sha256,
+                    size=len(signed.pdf),
+                    pdf_profile=rendered.profile,
+                    renderer=rendered.renderer,
+                    source_object_key=source_obj.key,
+                    source_object_version_id=source_obj.version_id,
+                    source_sha256=source_sha256,
+                    source_size=len(data),
+                    source_media_type=media_type,
+                    signature_level=signed.level,
+                    signed_at=signed.signed_at,
+                    signer_kind=signed.signer_kind,
+                    signer_subject=signed.signer_subject,
+                    signer_serial=signed.signer_serial,
+                    signer_issuer=signed.signer_issuer,
+                    qualified=signed.qualified,
+                    retain_until=retain_until,
+                )
+                session.add(version)
+                session.flush()
+                audit.append_event(
+                    session,
+                    self._event(
+                        ctx,
+                        "upload",
+                        "accepted",
+                        document.id,
+                        number,
+                        pdf_sha256,
+                        {"source_sha256": source_sha256, "object_key": pdf_obj.key},
+                    ),
+                )
+                session.flush()
+                session.refresh(document, ["versions"])
+                view = document_view(document, all_versions=True)
+        except IntegrityError:
+            # A concurrent upload of the same export won the race: answer as for a duplicate.
+            existing = self._plan_version(journal, source_sha256)
+            if isinstance(existing, IngestResult):
+                return existing
+            raise Conflict(
+                "Another upload of this journal was archived at the same time; upload again."
+            ) from None
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(
+                "The database is unavailable; the document was not recorded. Upload again later."
+            ) from exc
+        return IngestResult(view, view["versions"][-1], True)
+
+    def _put_once(
+        self, key: str, data: bytes, sha256: str, content_type: str, retain_until: dt.datetime
+    ) -> Any:
+        """Write-once put that accepts an identical object left by an interrupted attempt."""
+        try:
+            return self.store.put(
+                key, data, sha256=sha256, content_type=content_type, retain_until=retain_until
+            )
+        except ObjectExistsError:
+            existing = self.store.stat(key)
+            if existing.sha256 != sha256:
+                raise
+            return existing
+
+    def _get_or_create_document(
+        self, session: Session, journal: Journal, document_id: str
+    ) -> Document:
+        institution = session.scalar(
+            select(Institution).where(Institution.edrpou == journal.institution.edrpou)
+        )
+        if institution is None:
+            institution = Institution(
+                edrpou=journal.institution.edrpou, name=journal.institution.name
+            )
+            session.add(institution)
+            session.flush()
+        elif institution.name != journal.institution.name:
+            institution.name = journal.institution.name
+        document = session.get(Document, document_id)
+        if document is None:
+            document = Document(
+                id=document_id,
+                institution_id=institution.id,
+                school_year=journal.school_year.label,
+                class_name=journal.school_class.name,
+                kind=DOCUMENT_KIND,
+            )
+            session.add(document)
+            session.flush()
+        return document
+
+    def _retain_until(self, journal: Journal) -> dt.datetime:
+        """Retention runs from the end of the school year (31 August) for the kind's years."""
+        years = self.retention_years(DOCUMENT_KIND)
+        end = journal.school_year.last_day
+        return dt.datetime(end.year + years, end.month, end.day, 23, 59, 59, tzinfo=dt.UTC)
+
+    # ---------------------------------------------------------------- reading
+
+    def _require_reader(self, ctx: RequestContext, action: str, document_id: str | None) -> None:
+        if ctx.actor.role not in READERS:
+            exc = Forbidden(f"The {ctx.actor.role.value} role may not read archived documents.")
+            self._record_best_effort(
+                ctx, action, "denied", document_id=document_id, detail=self._error(exc)
+            )
+            raise exc
+
+    def _load_document(
+        self, session: Session, ctx: RequestContext, action: str, document_id: str
+    ) -> Document:
+        """The document if it exists *and* is in the actor's scope; otherwise NotFound."""
+        document = session.get(Document, document_id, options=[selectinload(Document.versions)])
+        if document is None or not ctx.actor.in_scope(document.institution.edrpou):
+            exc = NotFound(
+                f"No document {document_id!r} is visible to this token.",
+                [ErrorDetail("document_id", "unknown or outside the token's scope")],
+            )
+            self._record_best_effort(ctx, action, "not_found", document_id=document_id)
+            raise exc
+        return document
+
+    @staticmethod
+    def _pick_version(document: Document, number: int | None) -> DocumentVersion:
+        if not document.versions:
+            raise NotFound(f"Document {document.id!r} has no versions.")
+        if number is None:
+            return document.versions[-1]
+        for version in document.versions:
+            if version.number == number:
+                return version
+        raise NotFound(
+            f"Document {document.id!r} has no version {number}; it has versions "
+            f"1–{document.versions[-1].number}.",
+            [ErrorDetail("version", f"no version {number}")],
+        )
+
+    def _check_purpose(self, ctx: RequestContext) -> None:
+        if self.require_purpose and ctx.actor.role is Role.INSPECTOR and not ctx.purpose:
+            raise InvalidInput(
+                "State the purpose of this retrieval in the X-Purpose header (e.g. the "
+                "inspection order number).",
+                [ErrorDetail("header:X-Purpose", "required")],
+            )
+
+    def retrieve(
+        self,
+        document_id: str,
+        version: int | None,
+        what: Literal["pdf", "source"],
+        ctx: RequestContext,
+    ) -> Retrieval:
+        """Read a version's signed PDF or original export; audited before it is returned."""
+        action = f"retrieve_{what}"
+        self._require_reader(ctx, action, document_id)
+        self._check_purpose(ctx)
+        with self.sessions() as session:
+            document = self._load_document(session, ctx, action, document_id)
+            chosen = self._pick_version(document, version)
+            year = document.school_year.replace("/", "-")
+        if what == "pdf":
+            key, object_version, sha256, media_type = (
+                chosen.object_key,
+                chosen.object_version_id,
+                chosen.sha256,
+                "application/pdf",
+            )
+            filename = f"journal-{year}-v{chosen.number}.pdf"
+        else:
+            key, object_version, sha256, media_type = (
+                chosen.source_object_key,
+                chosen.source_object_version_id,
+                chosen.source_sha256,
+                chosen.source_media_type,
+            )
+            filename = f"journal-{year}-v{chosen.number}-source.{key.rsplit('.', 1)[-1]}"
+        data = self._read_checked(
+            key, object_version, sha256, ctx, action, document_id, chosen.number
+        )
+        self._record(ctx, action, "ok", document_id, chosen.number, sha256, {"object_key": key})
+        return Retrieval(data, media_type, filename, sha256, document_id, chosen.number)
+
+    def _read_checked(
+        self,
+        key: str,
+        object_version: str,
+        sha256: str,
+        ctx: RequestContext,
+        action: str,
+        document_id: str,
+        number: int,
+    ) -> bytes:
+        try:
+            return self.store.get(key, sha256=sha256, version_id=object_version)
+        except (IntegrityFailure, ObjectNotFoundError) as exc:
+            self._record_best_effort(
+                ctx,
+                action,
+                "integrity_failure",
+                document_id=document_id,
+                version=number,
+                sha256=sha256,
+                detail=self._error(exc),
+            )
+            if isinstance(exc, ObjectNotFoundError):
+                raise IntegrityFailure(
+                    f"The archived object {key} is missing from the store; "
+                    "run `archive-service reconcile` and alert the archive's administrator."
+                ) from exc
+            raise
+
+    def verify_document(
+        self, document_id: str, version: int | None, ctx: RequestContext
+    ) -> dict[str, Any]:
+        """Re-hash the stored PDF against the record and validate its signatures."""
+        self._require_reader(ctx, "verify", document_id)
+        with self.sessions() as session:
+            document = self._load_document(session, ctx, "verify", document_id)
+            chosen = self._pick_version(document, version)
+        report: dict[str, Any] = {
+            "document_id": document_id,
+            "version": chosen.number,
+            "integrity": {"recorded_sha256": chosen.sha256, "matches": False},
+            "signatures": None,
+            "valid": False,
+        }
+        try:
+            data = self.store.get(
+                chosen.object_key, sha256=chosen.sha256, version_id=chosen.object_version_id
+            )
+        except (IntegrityFailure, ObjectNotFoundError) as exc:
+            report["integrity"]["message"] = exc.message
+            outcome = "integrity_failure"
+        else:
+            report["integrity"].update(actual_sha256=chosen.sha256, matches=True)
+            validation = validate_pdf(data, self.trust_roots)
+            report["signatures"] = validation.as_dict()
+            report["valid"] = validation.all_valid
+            report["recorded_signature_level"] = chosen.signature_level
+            outcome = "valid" if validation.all_valid else "invalid"
+        self._record(ctx, "verify", outcome, document_id, chosen.number, chosen.sha256)
+        return report
+
+    def get_document(self, document_id: str, ctx: RequestContext) -> dict[str, Any]:
+        self._require_reader(ctx, "read_metadata", document_id)
+        with self.sessions() as session:
+            document = self._load_document(session, ctx, "read_metadata", document_id)
+            view = document_view(document, all_versions=True)
+        self._record(ctx, "read_metadata", "ok", document_id, None, None)
+        return view
+
+    def list_documents(
+        self, filters: DocumentFilter, page: int, ctx: RequestContext
+    ) -> dict[str, Any]:
+        """A page of documents in the actor's scope, newest first."""
+        self._require_reader(ctx, "search", None)
+        if page < 1:
+            raise InvalidInput("Pages are numbered from 1.", [ErrorDetail("page", "must be ≥ 1")])
+        query = select(Document).join(Institution)
+        institution = filters.institution
+        if ctx.actor.institution is not None:
+            if institution not in (None, ctx.actor.institution):
+                institution = "-"  # outside the scope: an empty result, as for a missing one
+            else:
+                institution = ctx.actor.institution
+        if institution:
+            query = query.where(Institution.edrpou == institution)
+        if filters.school_year:
+            query = query.where(Document.school_year == filters.school_year)
+        if filters.class_name:
+            query = query.where(Document.class_name == filters.class_name)
+        with self.sessions() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            documents = session.scalars(
+                query.options(selectinload(Document.versions))
+                .order_by(Document.created_at.desc(), Document.id)
+                .offset((page - 1) * self.page_size)
+                .limit(self.page_size)
+            ).all()
+            items = [document_view(d, all_versions=False) for d in documents]
+        self._record(
+            ctx,
+            "search",
+            "ok",
+            None,
+            None,
+            None,
+            {k: v for k, v in vars(filters).items() if v} | {"page": page},
+        )
+        return {"items": items, "page": page, "page_size": self.page_size, "total": total}
+
+    # ------------------------------------------------------------------ audit
+
+    def audit_events(self, filters: AuditFilter, ctx: RequestContext) -> list[dict[str, Any]]:
+        if ctx.actor.role is not Role.ADMIN:
+            raise Forbidden("Only admin tokens may read the audit log.")
+        query = select(AuditEvent).where(AuditEvent.seq > filters.after_seq)
+        if filters.document_id:
+            query = query.where(AuditEvent.document_id == filters.document_id)
+        if filters.actor:
+            query = query.where(AuditEvent.actor_token_id == filters.actor)
+        if filters.action:
+            query = query.where(AuditEvent.action == filters.action)
+        if filters.since:
+            query = query.where(AuditEvent.occurred_at >= filters.since)
+        if filters.until:
+            query = query.where(AuditEvent.occurred_at < filters.until)
+        with self.sessions() as session:
+            events = session.scalars(
+                query.order_by(AuditEvent.seq).limit(max(1, min(filters.limit, 1000)))
+            ).all()
+            return [audit.event_as_dict(e) for e in events]
+
+    def verify_audit_chain(self) -> audit.ChainReport:
+        with self.sessions() as session:
+            return audit.verify_chain(session)
+
+    def record(
+        self, ctx: RequestContext, action: str, outcome: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record an event that is not about a document (token changes, denied requests)."""
+        self._record(ctx, action, outcome, None, None, None, detail or {})
+
+    # -------------------------------------------------------------- internals
+
+    @staticmethod
+    def _event(
+        ctx: RequestContext,
+        action: str,
+        outcome: str,
+        document_id: str | None,
+        version: int | None,
+        sha256: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> audit.EventData:
+        return audit.EventData(
+            action=action,
+            outcome=outcome,
+            actor_token_id=ctx.actor.token_id,
+            actor_name=ctx.actor.name,
+            actor_role=ctx.actor.role.value,
+            document_id=document_id,
+            version_number=version,
+            sha256=sha256,
+            client_address=ctx.client_address,
+            purpose=ctx.purpose,
+            detail=detail or {},
+        )
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        action: str,
+        outcome: str,
+        document_id: str | None,
+        version: int | None,
+        sha256: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Commit one audit event or fail loudly: callers must not proceed without it."""
+        try:
+            with self.sessions.begin() as session:
+                audit.append_event(
+                    session, self._event(ctx, action, outcome, document_id, version, sha256, detail)
+                )
+        except SQLAlchemyError as exc:
+            log.error("audit event %s/%s could not be written: %s", action, outcome, exc)
+            raise ServiceUnavailable(
+                "The audit log cannot be written, so the request was refused and nothing was "
+                "sent. Try again later; if it persists, tell the archive's administrator."
+            ) from exc
+
+    def _record_best_effort(
+        self,
+        ctx: RequestContext,
+        action: str,
+        outcome: str,
+        *,
+        document_id: str | None = None,
+        version: int | None = None,
+        sha256: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a refusal; the refusal stands even if the log is down."""
+        with suppress(ServiceUnavailable):
+            self._record(ctx, action, outcome, document_id, version, sha256, detail)
+
+    @staticmethod
+    def _outcome(exc: ArchiveError) -> str:
+        return "denied" if exc.status in (401, 403) else "refused"
+
+    @staticmethod
+    def _error(exc: ArchiveError) -> dict[str, Any]:
+        return {
+            "error": exc.code,
+            "message": exc.message[:500],
+            "details": [d.as_dict() for d in exc.details[:20]],
+        }
