@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -126,6 +127,15 @@ class Archive:
     test_pki: bool = True
     #: Invoked between the object writes and the database commit (fault-injection in tests).
     before_record: Callable[[], None] = field(default=lambda: None)
+    #: Receives (stage, seconds) for parse/render/sign/store/record (the benchmark listens).
+    on_stage: Callable[[str, float], None] | None = None
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        if self.on_stage is not None:
+            self.on_stage(name, time.perf_counter() - started)
 
     # ------------------------------------------------------------------ ingest
 
@@ -134,7 +144,8 @@ class Archive:
         try:
             if ctx.actor.role not in UPLOADERS:
                 raise Forbidden(f"The {ctx.actor.role.value} role may not upload journals.")
-            parsed = parse_export(data, media_type, max_bytes=self.max_upload_bytes)
+            with self._stage("parse"):
+                parsed = parse_export(data, media_type, max_bytes=self.max_upload_bytes)
             journal = parsed.journal
             self._check_upload_scope(ctx.actor, journal)
         except ArchiveError as exc:
@@ -215,22 +226,26 @@ class Archive:
         number: int,
         ctx: RequestContext,
     ) -> IngestResult:
-        note = TEST_VERIFICATION_NOTE if self.test_pki else VERIFICATION_NOTE
-        rendered = self.renderer.render(
-            journal,
-            SourceAttachment(filename=filename, media_type=media_type, data=data),
-            DocumentInfo(
-                document_id=document_id,
-                version=number,
-                test_pki=self.test_pki,
-                verification_note=note,
-            ),
-        )
-        signed = self.signer.sign(
-            rendered.pdf,
-            reason="Архівування класного журналу",
-            location=journal.institution.name,
-        )
+        """Render, sign, store (objects first, with retention), then record (row + audit)."""
+        with self._stage("render"):
+            rendered = self.renderer.render(
+                journal,
+                SourceAttachment(filename=filename, media_type=media_type, data=data),
+                DocumentInfo(
+                    document_id=document_id,
+                    version=number,
+                    test_pki=self.test_pki,
+                    verification_note=TEST_VERIFICATION_NOTE
+                    if self.test_pki
+                    else VERIFICATION_NOTE,
+                ),
+            )
+        with self._stage("sign"):
+            signed = self.signer.sign(
+                rendered.pdf,
+                reason="Архівування класного журналу",
+                location=journal.institution.name,
+            )
         pdf_sha256 = hashlib.sha256(signed.pdf).hexdigest()
         retain_until = self._retain_until(journal)
         prefix = version_prefix(
@@ -240,22 +255,51 @@ class Archive:
             document_id,
             number,
         )
-        extension = filename.rsplit(".", 1)[-1]
-        source_obj = self._put_once(
-            f"{prefix}/source-{source_sha256}.{extension}",
-            data,
-            source_sha256,
-            media_type,
-            retain_until,
-        )
-        pdf_obj = self._put_once(
-            f"{prefix}/journal-{pdf_sha256}.pdf",
-            signed.pdf,
-            pdf_sha256,
-            "application/pdf",
-            retain_until,
-        )
+        with self._stage("store"):
+            source_obj = self._put_once(
+                f"{prefix}/source-{source_sha256}.{filename.rsplit('.', 1)[-1]}",
+                data,
+                source_sha256,
+                media_type,
+                retain_until,
+            )
+            pdf_obj = self._put_once(
+                f"{prefix}/journal-{pdf_sha256}.pdf",
+                signed.pdf,
+                pdf_sha256,
+                "application/pdf",
+                retain_until,
+            )
         self.before_record()
+        version = DocumentVersion(
+            number=number,
+            object_key=pdf_obj.key,
+            object_version_id=pdf_obj.version_id,
+            sha256=pdf_sha256,
+            size=len(signed.pdf),
+            pdf_profile=rendered.profile,
+            renderer=rendered.renderer,
+            source_object_key=source_obj.key,
+            source_object_version_id=source_obj.version_id,
+            source_sha256=source_sha256,
+            source_size=len(data),
+            source_media_type=media_type,
+            signature_level=signed.level,
+            signed_at=signed.signed_at,
+            signer_kind=signed.signer_kind,
+            signer_subject=signed.signer_subject,
+            signer_serial=signed.signer_serial,
+            signer_issuer=signed.signer_issuer,
+            qualified=signed.qualified,
+            retain_until=retain_until,
+        )
+        with self._stage("record"):
+            return self._record_version(journal, document_id, version, ctx)
+
+    def _record_version(
+        self, journal: Journal, document_id: str, version: DocumentVersion, ctx: RequestContext
+    ) -> IngestResult:
+        """Commit the version row and its audit event together, after the objects exist."""
         try:
             with self.sessions.begin() as session:
                 document = self._get_or_create_document(session, journal, document_id)
@@ -265,37 +309,16 @@ class Archive:
                     .order_by(DocumentVersion.number.desc())
                     .limit(1)
                 )
-                if (previous.number if previous else 0) != number - 1:
+                if (previous.number if previous else 0) != version.number - 1:
                     raise Conflict(
                         "Another version of this journal was archived at the same time; "
                         "upload again to archive yours as the next version."
                     )
-                version = DocumentVersion(
-                    document_id=document.id,
-                    number=number,
-                    supersedes_id=previous.id if previous else None,
-                    object_key=pdf_obj.key,
-                    object_version_id=pdf_obj.version_id,
-                    sha256=pdf_sha256,
-                    size=len(signed.pdf),
-                    pdf_profile=rendered.profile,
-                    renderer=rendered.renderer,
-                    source_object_key=source_obj.key,
-                    source_object_version_id=source_obj.version_id,
-                    source_sha256=source_sha256,
-                    source_size=len(data),
-                    source_media_type=media_type,
-                    signature_level=signed.level,
-                    signed_at=signed.signed_at,
-                    signer_kind=signed.signer_kind,
-                    signer_subject=signed.signer_subject,
-                    signer_serial=signed.signer_serial,
-                    signer_issuer=signed.signer_issuer,
-                    qualified=signed.qualified,
-                    retain_until=retain_until,
-                )
+                version.document_id = document.id
+                version.supersedes_id = previous.id if previous else None
                 session.add(version)
                 session.flush()
+                detail = {"source_sha256": version.source_sha256, "object_key": version.object_key}
                 audit.append_event(
                     session,
                     self._event(
@@ -303,9 +326,9 @@ class Archive:
                         "upload",
                         "accepted",
                         document.id,
-                        number,
-                        pdf_sha256,
-                        {"source_sha256": source_sha256, "object_key": pdf_obj.key},
+                        version.number,
+                        version.sha256,
+                        detail,
                     ),
                 )
                 session.flush()
@@ -313,7 +336,7 @@ class Archive:
                 view = document_view(document, all_versions=True)
         except IntegrityError:
             # A concurrent upload of the same export won the race: answer as for a duplicate.
-            existing = self._plan_version(journal, source_sha256)
+            existing = self._plan_version(journal, version.source_sha256)
             if isinstance(existing, IngestResult):
                 return existing
             raise Conflict(

@@ -1,0 +1,293 @@
+"""``archive-service``: thin commands over the pipeline, for operators and archive jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mimetypes
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archive_service.access import LOCAL_OPERATOR, Role, create_token, list_tokens, revoke_token
+from archive_service.config import Settings, load_settings
+from archive_service.errors import ArchiveError
+from archive_service.pipeline import Archive, RequestContext
+from archive_service.views import iso
+
+_CLI_CONTEXT = RequestContext(actor=LOCAL_OPERATOR, client_address="cli")
+
+
+@contextmanager
+def _errors_as_messages() -> Iterator[None]:
+    """Print archive errors as a sentence plus field paths, and exit non-zero."""
+    try:
+        yield
+    except ArchiveError as exc:
+        click.secho(f"Error: {exc.message}", fg="red", err=True)
+        for detail in exc.details:
+            click.echo(f"  at {detail.path}: {detail.message}", err=True)
+        sys.exit(2 if exc.status < 500 else 1)
+
+
+class _Runtime:
+    """Settings and a lazily built archive: `pki export-root` must not need a database."""
+
+    def __init__(self) -> None:
+        self.settings: Settings = load_settings()
+        self._archive: Archive | None = None
+
+    @property
+    def archive(self) -> Archive:
+        if self._archive is None:
+            from archive_service.factory import build_archive
+
+            self._archive = build_archive(self.settings)
+        return self._archive
+
+
+pass_runtime = click.make_pass_decorator(_Runtime, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Archive Ukrainian class journals as signed PDF/A in write-once storage.
+
+    Configuration comes from ARCHIVE_* environment variables (see the README); with none set,
+    everything lives in ./var (SQLite, a write-once folder, a local *test* PKI).
+    """
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _errors_as_messages():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@main.command()
+@pass_runtime
+@_guarded
+def init(runtime: _Runtime) -> None:
+    """Create ./var (database, object store, test PKI) if missing."""
+    archive = runtime.archive
+    click.echo(f"database: {runtime.settings.resolved_database_url}")
+    click.echo(f"objects:  {archive.store.description}")
+    click.echo(f"test PKI: {runtime.settings.resolved_pki_dir} (TEST — NOT QUALIFIED)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@pass_runtime
+@_guarded
+def serve(runtime: _Runtime, host: str, port: int, threads: int) -> None:
+    """Serve the HTTP API (waitress; use gunicorn in containers)."""
+    from waitress import serve as waitress_serve
+
+    from archive_service import create_app
+
+    app = create_app({"ARCHIVE": runtime.archive})
+    click.echo(f"journal-archive on http://{host}:{port}/ (data in {runtime.settings.data_dir})")
+    click.echo("Signing with the local TEST PKI — documents are NOT qualified.")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="journal-archive")
+
+
+def _media_type(path: Path) -> str | None:
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@pass_runtime
+@_guarded
+def ingest(runtime: _Runtime, files: tuple[Path, ...]) -> None:
+    """Archive journal exports (JSON or XML), one version per changed export."""
+    archive = runtime.archive
+    failures = 0
+    with click.progressbar(
+        files, label="Archiving", show_pos=True, item_show_func=lambda p: p.name if p else ""
+    ) as bar:
+        for path in bar:
+            try:
+                result = archive.ingest(path.read_bytes(), _media_type(path), _CLI_CONTEXT)
+            except ArchiveError as exc:
+                failures += 1
+                click.echo("", err=True)
+                click.secho(f"{path}: {exc.message}", fg="red", err=True)
+                for detail in exc.details[:10]:
+                    click.echo(f"  at {detail.path}: {detail.message}", err=True)
+                continue
+            state = "archived" if result.created else "already archived"
+            click.echo(
+                f"\n{path}: {state} as document {result.document['document_id']} "
+                f"version {result.version['version']} ({result.version['signature_level']})"
+            )
+    click.echo(f"{len(files) - failures} archived or already present, {failures} refused.")
+    if failures:
+        sys.exit(2)
+
+
+@main.group()
+def tokens() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--institution", help="EDRPOU code the token is limited to (required for archivist and job)."
+)
+@click.option("--name", help="Who holds the token (shown in the audit log).")
+@click.option("--expires-in-days", type=int, help="Days until the token stops working.")
+@pass_runtime
+@_guarded
+def tokens_create(
+    runtime: _Runtime,
+    role: str,
+    institution: str | None,
+    name: str | None,
+    expires_in_days: int | None,
+) -> None:
+    """Print a new token once; only its hash is kept."""
+    archive = runtime.archive
+    expires = (
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    )
+    with archive.sessions.begin() as session:
+        issued = create_token(
+            session,
+            name=name or f"{role} token",
+            role=Role(role),
+            institution=institution,
+            expires_at=expires,
+        )
+        token_id = issued.record.id
+    archive.record(
+        _CLI_CONTEXT,
+        "token_create",
+        "ok",
+        {"token_id": token_id, "role": role, "institution": institution},
+    )
+    click.echo(issued.secret)
+    click.echo(f"(token id {token_id}; store the token now — it is not shown again)", err=True)
+
+
+@tokens.command("list")
+@pass_runtime
+@_guarded
+def tokens_list(runtime: _Runtime) -> None:
+    """List tokens (never their secrets)."""
+    with runtime.archive.sessions() as session:
+        for t in list_tokens(session):
+            state = "revoked" if t.revoked_at else "active"
+            click.echo(
+                f"{t.id}  {t.role:<9}  {t.institution_edrpou or 'all':<8}  {state:<7}  "
+                f"expires {iso(t.expires_at) or 'never'}  {t.name}"
+            )
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@pass_runtime
+@_guarded
+def tokens_revoke(runtime: _Runtime, token_id: str) -> None:
+    """Revoke a token by id; it stops working at once."""
+    archive = runtime.archive
+    with archive.sessions.begin() as session:
+        revoke_token(session, token_id)
+    archive.record(_CLI_CONTEXT, "token_revoke", "ok", {"token_id": token_id})
+    click.echo(f"revoked {token_id}")
+
+
+@main.group()
+def pki() -> None:
+    """The local test PKI of the embedded default."""
+
+
+@pki.command("export-root")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the PEM here instead of standard output.",
+)
+@pass_runtime
+@_guarded
+def pki_export_root(runtime: _Runtime, output: Path | None) -> None:
+    """Export the test root certificate so anyone can validate downloads."""
+    from archive_service.factory import load_test_pki
+
+    pem = load_test_pki(runtime.settings).root_pem()
+    if output:
+        output.write_bytes(pem)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(pem.decode(), nl=False)
+
+
+@main.command()
+@click.argument("document_id")
+@click.option("--version", type=int, help="Version number (default: latest).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+@pass_runtime
+@_guarded
+def verify(runtime: _Runtime, document_id: str, version: int | None, as_json: bool) -> None:
+    """Re-hash a stored document and validate its signatures."""
+    report = runtime.archive.verify_document(document_id, version, _CLI_CONTEXT)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        _print_verification(report)
+    if not report["valid"]:
+        sys.exit(1)
+
+
+def _print_verification(report: dict[str, Any]) -> None:
+    integrity = report["integrity"]
+    click.echo(f"document {report['document_id']} version {report['version']}")
+    click.echo(
+        f"  bytes match record: {'yes' if integrity['matches'] else 'NO'} "
+        f"(sha256 {integrity['recorded_sha256']})"
+    )
+    for sig in (report.get("signatures") or {}).get("signatures", []):
+        click.echo(f"  signature {sig.get('field_name')}: {sig.get('summary')}")
+    click.secho(
+        f"  overall: {'VALID' if report['valid'] else 'NOT VALID'}",
+        fg="green" if report["valid"] else "red",
+    )
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Inspect the tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@pass_runtime
+@_guarded
+def audit_verify(runtime: _Runtime) -> None:
+    """Recompute the hash chain and report every break."""
+    report = runtime.archive.verify_audit_chain()
+    click.echo(f"{report.events} events, head #{report.head_seq} {report.head_hash}")
+    for problem in report.problems:
+        click.secho(f"  event {problem.seq}: {problem.kind} — {problem.message}", fg="red")
+    if not report.intact:
+        sys.exit(1)
+    click.secho("chain intact", fg="green")
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m archive_service.cli`
+    main()

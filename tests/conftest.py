@@ -1,0 +1,141 @@
+"""Fixtures shared by the whole suite: an archive on a temporary embedded default."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from archive_service import create_app
+from archive_service.access import Role, create_token
+from archive_service.pipeline import Archive
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "schemas" / "examples"
+#: The command line as a newcomer runs it, from this interpreter's environment.
+CLI = [sys.executable, "-m", "archive_service.cli"]
+
+
+@pytest.fixture(scope="session")
+def shared_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One test PKI per run: generating keys for every test would only cost time."""
+    from archive_service.signing import TestPki
+
+    directory = tmp_path_factory.mktemp("pki")
+    TestPki.load_or_create(directory)
+    return directory
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, shared_pki_dir: Path) -> Path:
+    directory = tmp_path / "var"
+    directory.mkdir()
+    shutil.copytree(shared_pki_dir, directory / "pki")
+    return directory
+
+
+@pytest.fixture
+def app(data_dir: Path) -> Iterator[Flask]:
+    app = create_app({"data_dir": data_dir, "render_in_process": True})
+    app.testing = True
+    yield app
+
+
+@pytest.fixture
+def archive(app: Flask) -> Archive:
+    return app.extensions["archive"]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@dataclass(frozen=True)
+class Tokens:
+    archivist: str
+    job: str
+    inspector: str
+    inspector_other: str
+    archivist_other: str
+    admin: str
+
+    @staticmethod
+    def header(token: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", **extra}
+
+
+def example_edrpou() -> str:
+    import json
+
+    return json.loads((EXAMPLES / "journal-7b.json").read_text("utf-8"))["institution"]["edrpou"]
+
+
+@pytest.fixture
+def tokens(archive: Archive) -> Tokens:
+    edrpou = example_edrpou()
+    other = "99999999" if edrpou != "99999999" else "88888888"
+    with archive.sessions.begin() as session:
+        made = {
+            "archivist": create_token(
+                session, name="Архіваріус", role=Role.ARCHIVIST, institution=edrpou
+            ).secret,
+            "job": create_token(
+                session, name="export job", role=Role.JOB, institution=edrpou
+            ).secret,
+            "inspector": create_token(session, name="Інспектор", role=Role.INSPECTOR).secret,
+            "inspector_other": create_token(
+                session, name="other inspector", role=Role.INSPECTOR, institution=other
+            ).secret,
+            "archivist_other": create_token(
+                session, name="other archivist", role=Role.ARCHIVIST, institution=other
+            ).secret,
+            "admin": create_token(session, name="admin", role=Role.ADMIN).secret,
+        }
+    return Tokens(**made)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real `archive-service serve` process on a free loopback port (its output in a file)."""
+    env = {**os.environ, "ARCHIVE_DATA_DIR": str(data_dir)}
+    port = _free_port()
+    log_path = data_dir / "server.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # readiness poll, bounded; not a timing assertion
+            if process.poll() is not None:
+                pytest.fail(f"server exited: {log_path.read_text(errors='replace')}")
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("server did not become ready")
+        yield base, env
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log_file.close()
