@@ -22,12 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generate_journal import generate_export  # noqa: E402
+from generate_journal import generate_export
 
-from archive_service.access import LOCAL_OPERATOR  # noqa: E402
-from archive_service.config import load_settings  # noqa: E402
-from archive_service.factory import build_archive  # noqa: E402
-from archive_service.pipeline import RequestContext  # noqa: E402
+from archive_service.access import LOCAL_OPERATOR
+from archive_service.config import load_settings
+from archive_service.factory import build_archive
+from archive_service.pipeline import RequestContext
 
 SIZES = {"small": (8, 3), "standard": (30, 14), "large": (35, 18)}
 STAGES = ("parse", "render", "sign", "store", "record")
