@@ -1,0 +1,118 @@
+"""What the rest of the service may ask of an object store, whatever backend stands behind it.
+
+Modelled on Warehouse's ``IFileStorage`` (one interface, local and S3 implementations), but
+narrowed to what an archive needs and nothing that could undo it:
+
+* **write-once**: :meth:`ObjectStore.put` never replaces a key, and there is no delete, rename or
+  overwrite method at all — a correction is a new object under a new key (invariant 1);
+* **no object without its hash**: ``put`` is given the SHA-256 the caller is about to record and
+  refuses bytes that do not match; ``get`` is given the recorded SHA-256 again and refuses to
+  return bytes that no longer match it (invariant 2);
+* **versions and retention are first-class** so an S3 backend with Object Lock fits unchanged:
+  ``put`` reports the version id the server assigned, ``get``/``stat`` can name one, and every
+  object carries the retention date it was locked until. Legal holds, when added, belong on
+  :class:`StoredObject` and a separate method, never on ``put``'s happy path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One complete object as the store holds it."""
+
+    key: str
+    #: Filesystem: always ``"1"`` (write-once keys have one version); S3: the server's version id.
+    version_id: str
+    #: Hex, lower case.
+    sha256: str
+    size: int
+    content_type: str
+    #: UTC, aware, whole seconds (rounded *up*, so retention is never shortened).
+    retain_until: dt.datetime
+    #: UTC, aware.
+    stored_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class IncompleteObject:
+    """Something in the store that is not a complete object, for the reconcile job to report.
+
+    A filesystem store leaves these after a crash mid-write; an S3 store's equivalent is an
+    unfinished multipart upload.
+    """
+
+    #: Backend-specific: a path relative to the store root, or an upload id.
+    location: str
+    reason: str
+    #: The key it would have been, when that is known.
+    key: str | None = None
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """A write-once object store with retention; see the module docstring for the promises."""
+
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        sha256: str,
+        content_type: str,
+        retain_until: dt.datetime,
+    ) -> StoredObject:
+        """Store ``data`` under a key that must not exist yet, locked until ``retain_until``.
+
+        :raises IntegrityFailure: ``data`` does not hash to ``sha256``; nothing was written.
+        :raises ObjectExistsError: the key is taken; nothing changed.
+        :raises InvalidObjectArgument: bad key, hash, content type, or a naive/past retention date.
+        :raises StorageUnavailable: the store cannot be written now; retrying may succeed.
+        """
+        ...
+
+    def get(self, key: str, *, sha256: str, version_id: str | None = None) -> bytes:
+        """The object's bytes, only after re-hashing them and matching the *caller's* ``sha256``.
+
+        :raises IntegrityFailure: the bytes (or the store's own record) no longer match.
+        :raises ObjectNotFoundError: no complete object under that key (and version).
+        """
+        ...
+
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject:
+        """What the store recorded about the object, without reading its bytes.
+
+        :raises ObjectNotFoundError: no complete object under that key (and version).
+        """
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether the key is taken, i.e. whether :meth:`put` would raise ``ObjectExistsError``."""
+        ...
+
+    def iter_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every complete object whose key starts with ``prefix`` (a plain string prefix, as in
+        S3), in key order; the reconcile job compares these with the database to find orphans."""
+        ...
+
+    def iter_incomplete(self) -> Iterator[IncompleteObject]:
+        """Leftovers of interrupted writes and damaged records, for the reconcile job."""
+        ...
+
+    def check(self) -> None:
+        """Readiness: return quietly if the store can be read and written.
+
+        :raises StorageUnavailable: with a sentence saying what is wrong.
+        """
+        ...
+
+    @property
+    def description(self) -> str:
+        """One line for logs and ``archive-service`` output, including which protections are
+        really in force (so nobody believes in a lock that is not there)."""
+        ...

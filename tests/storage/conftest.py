@@ -1,0 +1,99 @@
+"""The backends the storage contract runs against: adding a backend is one entry in BACKENDS.
+
+Each entry opens a fresh store for one test and closes it afterwards. Backends that need a
+server (MinIO, SeaweedFS) are skipped unless their server is configured, e.g.::
+
+    Backend("minio", open_minio_store, unavailable=missing_env("ARCHIVE_TEST_MINIO_URL"))
+
+Objects locked in COMPLIANCE mode cannot be deleted after a test, so every contract test
+writes under a fresh :func:`namespace` prefix and asks for a short :attr:`Backend.retention`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from archive_service.storage import FilesystemObjectStore, ObjectStore, immutable
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    #: Opens a fresh, usable store in the given scratch folder; closing cleans up what it can.
+    open: Callable[[Path], AbstractContextManager[ObjectStore]]
+    #: Returns why the backend cannot run here (skips its tests), or None.
+    unavailable: Callable[[], str | None] = lambda: None
+    #: How long contract objects are retained; keep it short on servers that enforce it.
+    retention: dt.timedelta = dt.timedelta(days=1)
+
+
+def missing_env(variable: str) -> Callable[[], str | None]:
+    """Skip reason for a backend whose server address comes from ``variable``."""
+    return lambda: None if os.environ.get(variable) else f"{variable} is not set"
+
+
+@contextmanager
+def open_filesystem_store(root: Path) -> Iterator[ObjectStore]:
+    yield FilesystemObjectStore(root / "store", create_root=True)
+
+
+@contextmanager
+def open_immutable_filesystem_store(root: Path) -> Iterator[ObjectStore]:
+    """The filesystem store with ``chattr +i``; flags are cleared afterwards so the scratch
+    folder can be removed (only a test may ever do that)."""
+    store = FilesystemObjectStore(root / "store", immutable_attr=True, create_root=True)
+    try:
+        yield store
+    finally:
+        clear_immutable_flags(root / "store")
+
+
+def clear_immutable_flags(root: Path) -> None:
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(directory) / name
+            if immutable.is_immutable(path):
+                immutable.set_immutable(path, False)
+
+
+BACKENDS = [
+    Backend("filesystem", open_filesystem_store),
+    Backend("filesystem-immutable", open_immutable_filesystem_store),
+]
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    chosen: Backend = request.param
+    reason = chosen.unavailable()
+    if reason:
+        pytest.skip(f"{chosen.name} backend not configured: {reason}")
+    return chosen
+
+
+@pytest.fixture
+def store(backend: Backend, tmp_path: Path) -> Iterator[ObjectStore]:
+    with backend.open(tmp_path) as opened:
+        opened.check()
+        yield opened
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A key prefix no other test or run uses: shared buckets keep locked objects forever."""
+    return f"contract/{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def retain_until(backend: Backend) -> dt.datetime:
+    """A whole-second UTC retention date in the near future (backends round up to seconds)."""
+    moment = dt.datetime.now(dt.UTC) + backend.retention
+    return moment.replace(microsecond=0)

@@ -1,0 +1,327 @@
+"""What every ObjectStore backend must do; runs once per entry in conftest.BACKENDS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+
+import pytest
+
+from archive_service.errors import Conflict, IntegrityFailure, InvalidInput, NotFound
+from archive_service.storage import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    ObjectStore,
+    StoredObject,
+)
+
+PDF = "application/pdf"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def put(
+    store: ObjectStore, key: str, data: bytes, retain_until: dt.datetime, content_type: str = PDF
+) -> StoredObject:
+    return store.put(
+        key, data, sha256=digest(data), content_type=content_type, retain_until=retain_until
+    )
+
+
+def test_store_implements_the_protocol(store: ObjectStore) -> None:
+    assert isinstance(store, ObjectStore)
+    assert store.description
+
+
+def test_store_offers_no_way_to_change_or_remove_objects(store: ObjectStore) -> None:
+    forbidden = ("delete", "remove", "overwrite", "replace", "unlink", "rename", "truncate")
+    public = [name for name in dir(store) if not name.startswith("_")]
+    assert [name for name in public if any(word in name for word in forbidden)] == []
+
+
+def test_put_get_stat_round_trip(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/doc/v0001/journal.pdf"
+    data = b"%PDF-1.7 archived journal"
+
+    stored = put(store, key, data, retain_until)
+
+    assert stored.key == key
+    assert stored.sha256 == digest(data)
+    assert stored.version_id
+    assert store.get(key, sha256=digest(data)) == data
+    assert store.get(key, sha256=digest(data), version_id=stored.version_id) == data
+    assert store.stat(key) == stored
+    assert store.stat(key, stored.version_id) == stored
+    assert store.exists(key)
+
+
+def test_metadata_round_trips(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/source.json"
+    data = b'{"journal": 1}'
+
+    stored = put(store, key, data, retain_until, content_type="application/json; charset=utf-8")
+    seen = store.stat(key)
+
+    assert seen.size == len(data) == stored.size
+    assert seen.content_type == "application/json; charset=utf-8"
+    assert seen.retain_until == retain_until
+    assert seen.retain_until.utcoffset() == dt.timedelta(0)
+    assert seen.stored_at.utcoffset() == dt.timedelta(0)
+    assert seen.stored_at < seen.retain_until
+
+
+def test_retention_is_rounded_up_never_shortened(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    asked = (retain_until + dt.timedelta(microseconds=1)).astimezone(
+        dt.timezone(dt.timedelta(hours=3))
+    )
+
+    stored = put(store, f"{namespace}/rounded", b"x", asked)
+
+    assert stored.retain_until == retain_until + dt.timedelta(seconds=1)
+    assert store.stat(f"{namespace}/rounded").retain_until == stored.retain_until
+
+
+@pytest.mark.parametrize(
+    "retain_until",
+    [dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2999, 1, 1)],
+    ids=["in-the-past", "naive"],
+)
+def test_unusable_retention_is_refused(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    with pytest.raises(InvalidInput):
+        put(store, f"{namespace}/x", b"x", retain_until)
+    assert not store.exists(f"{namespace}/x")
+
+
+def test_second_put_of_a_key_is_refused_and_changes_nothing(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/once"
+    original = put(store, key, b"original", retain_until)
+
+    with pytest.raises(ObjectExistsError) as refused:
+        put(store, key, b"replacement", retain_until + dt.timedelta(days=1), "text/plain")
+    with pytest.raises(ObjectExistsError):
+        put(store, key, b"original", retain_until)  # even identical bytes: the key is taken
+
+    assert isinstance(refused.value, Conflict)
+    assert store.get(key, sha256=digest(b"original")) == b"original"
+    assert store.stat(key) == original
+
+
+def test_put_with_wrong_hash_stores_nothing(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/wrong-hash"
+
+    with pytest.raises(IntegrityFailure):
+        store.put(
+            key, b"data", sha256=digest(b"other"), content_type=PDF, retain_until=retain_until
+        )
+
+    assert not store.exists(key)
+    with pytest.raises(ObjectNotFoundError):
+        store.stat(key)
+    assert list(store.iter_objects(namespace)) == []
+    assert list(store.iter_incomplete()) == []
+    put(store, key, b"data", retain_until)  # the key was not burnt
+    assert store.get(key, sha256=digest(b"data")) == b"data"
+
+
+def test_get_refuses_bytes_that_do_not_match_the_recorded_hash(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/recorded"
+    put(store, key, b"the real bytes", retain_until)
+
+    with pytest.raises(IntegrityFailure):
+        store.get(key, sha256=digest(b"what the database says"))
+
+
+def test_missing_objects_are_not_found(store: ObjectStore, namespace: str) -> None:
+    key = f"{namespace}/missing"
+
+    with pytest.raises(ObjectNotFoundError) as missing:
+        store.get(key, sha256=digest(b""))
+    with pytest.raises(ObjectNotFoundError):
+        store.stat(key)
+
+    assert isinstance(missing.value, NotFound)
+    assert not store.exists(key)
+
+
+def test_unknown_version_is_not_found(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/versioned"
+    put(store, key, b"v", retain_until)
+
+    with pytest.raises(ObjectNotFoundError):
+        store.get(key, sha256=digest(b"v"), version_id="no-such-version")
+    with pytest.raises(ObjectNotFoundError):
+        store.stat(key, "no-such-version")
+
+
+BAD_KEYS = [
+    "../x",
+    "a/../../x",
+    "a/..",
+    "/etc/passwd",
+    "журнал",
+    "journals/7-Б",
+    "a//b",
+    "a/",
+    "",
+    ".",
+    "a/./b",
+    "a\\..\\b",
+    "a b",
+    "a\x00b",
+    "a\nb",
+    "x" * 513,
+]
+
+
+@pytest.mark.parametrize("bad_key", BAD_KEYS)
+def test_invalid_keys_are_refused_everywhere(
+    store: ObjectStore, bad_key: str, retain_until: dt.datetime
+) -> None:
+    with pytest.raises(InvalidInput):
+        put(store, bad_key, b"x", retain_until)
+    with pytest.raises(InvalidInput):
+        store.get(bad_key, sha256=digest(b"x"))
+    with pytest.raises(InvalidInput):
+        store.stat(bad_key)
+    with pytest.raises(InvalidInput):
+        store.exists(bad_key)
+
+
+@pytest.mark.parametrize("bad_prefix", ["../", "/abs", "журнал/", "a//", "a/../b"])
+def test_invalid_prefixes_are_refused(store: ObjectStore, bad_prefix: str) -> None:
+    with pytest.raises(InvalidInput):
+        list(store.iter_objects(bad_prefix))
+
+
+@pytest.mark.parametrize("bad_hash", ["", "abc", "g" * 64, digest(b"x") + "0"])
+def test_malformed_hashes_are_refused(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime, bad_hash: str
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.put(
+            f"{namespace}/h", b"x", sha256=bad_hash, content_type=PDF, retain_until=retain_until
+        )
+    assert not store.exists(f"{namespace}/h")
+
+
+def test_iter_objects_lists_complete_objects_by_prefix_in_key_order(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    for name in ("docs/b", "docs/a", "docs-x/c", "other/d", "docs/sub/e"):
+        put(store, f"{namespace}/{name}", name.encode(), retain_until)
+
+    def keys(prefix: str) -> list[str]:
+        return [item.key.removeprefix(f"{namespace}/") for item in store.iter_objects(prefix)]
+
+    assert keys(f"{namespace}/docs/") == ["docs/a", "docs/b", "docs/sub/e"]
+    assert keys(f"{namespace}/docs") == ["docs-x/c", "docs/a", "docs/b", "docs/sub/e"]
+    assert keys(f"{namespace}/docs/sub/") == ["docs/sub/e"]
+    assert keys(f"{namespace}/nothing/") == []
+    assert len(keys(f"{namespace}/")) == 5
+    listed = {item.key: item for item in store.iter_objects(namespace)}
+    assert listed[f"{namespace}/other/d"] == store.stat(f"{namespace}/other/d")
+    assert list(store.iter_incomplete()) == []
+
+
+def test_concurrent_puts_of_one_key_have_exactly_one_winner(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/contended"
+    writers = 8
+    start = threading.Barrier(writers)
+    outcomes: dict[int, str] = {}
+
+    def write(index: int) -> None:
+        data = f"writer {index}".encode()
+        start.wait()
+        try:
+            put(store, key, data, retain_until)
+            outcomes[index] = "stored"
+        except ObjectExistsError:
+            outcomes[index] = "exists"
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    winners = [index for index, outcome in outcomes.items() if outcome == "stored"]
+    assert len(outcomes) == writers
+    assert len(winners) == 1
+    expected = f"writer {winners[0]}".encode()
+    assert store.get(key, sha256=digest(expected)) == expected
+    assert list(store.iter_incomplete()) == []
+
+
+def test_concurrent_identical_puts_have_exactly_one_winner(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/same-bytes"
+    writers = 8
+    start = threading.Barrier(writers)
+    outcomes: list[str] = []
+
+    def write() -> None:
+        start.wait()
+        try:
+            put(store, key, b"the same bytes", retain_until)
+            outcomes.append("stored")
+        except ObjectExistsError:
+            outcomes.append("exists")
+
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["exists"] * (writers - 1) + ["stored"]
+    assert store.get(key, sha256=digest(b"the same bytes")) == b"the same bytes"
+
+
+@pytest.mark.parametrize("data", [bytes(range(256)) * 257, b""], ids=["all-bytes", "empty"])
+def test_binary_data_round_trips(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime, data: bytes
+) -> None:
+    key = f"{namespace}/binary.bin"
+
+    stored = put(store, key, data, retain_until, content_type="application/octet-stream")
+
+    assert stored.size == len(data)
+    assert store.get(key, sha256=digest(data)) == data
+
+
+def test_hash_may_be_given_in_upper_case(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/upper"
+    upper = digest(b"x").upper()
+
+    stored = store.put(key, b"x", sha256=upper, content_type=PDF, retain_until=retain_until)
+
+    assert stored.sha256 == digest(b"x")
+    assert store.get(key, sha256=upper) == b"x"
+
+
+def test_check_passes_on_a_usable_store(store: ObjectStore) -> None:
+    store.check()
