@@ -1,0 +1,22 @@
+"""Errors of the signing room, placed in the service-wide family of `archive_service.errors`."""
+
+from __future__ import annotations
+
+from archive_service.errors import MalformedInput, ServiceUnavailable
+
+
+class SigningError(ServiceUnavailable):
+    """No signature of the requested level could be made (key, TSA or self-check failed).
+
+    It derives from :class:`ServiceUnavailable` because the usual causes (an HSM or TSA that does
+    not answer) are temporary: the job fails or is retried, and a weaker signature is never
+    stored in its place (invariant 6).
+    """
+
+    code = "signing_failed"
+
+
+class UnreadablePdf(MalformedInput):
+    """The bytes given to sign or validate are not a PDF pyHanko can read."""
+
+    code = "malformed_pdf"

@@ -1,0 +1,224 @@
+"""PAdES baseline signatures (B-B, B-T) with pyHanko, checked before they are handed out.
+
+Invariant 6 lives here: :meth:`PadesSigner.sign` validates its own output and returns the level
+that validation *confirmed*. If the key or TSA fails, or the result falls short of the level the
+signer is configured for, it raises :class:`SigningError`; it never returns a weaker signature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.timestamps import TimeStamper
+
+from archive_service.signing._sync import run_sync
+from archive_service.signing.certificates import (
+    CertificateLike,
+    issuer_text,
+    serial_hex,
+    subject_text,
+    to_asn1_certificates,
+)
+from archive_service.signing.errors import SigningError, UnreadablePdf
+from archive_service.signing.key_signer import ParsedKeySigner
+from archive_service.signing.pdf_writer import open_for_signing
+from archive_service.signing.validation import SignatureReport, async_validate_pdf
+
+#: Levels this signer can produce; B-LT/B-LTA need revocation data (a later issue).
+LEVELS = ("B-B", "B-T")
+#: Signature fields are named ``ArchiveSeal1``, ``ArchiveSeal2``, … in signing order.
+FIELD_PREFIX = "ArchiveSeal"
+
+
+@dataclass(frozen=True)
+class SignedDocument:
+    """A signed PDF and what validation confirmed about its (newest) signature."""
+
+    pdf: bytes
+    #: ``B-B`` or ``B-T``: the level confirmed by validating :attr:`pdf`.
+    level: str
+    #: The timestamp token's time for B-T; the signer's claimed time for B-B. Always UTC.
+    signed_at: dt.datetime
+    #: Where the key lives: ``pkcs12``, ``test-pki``, …
+    signer_kind: str
+    signer_subject: str
+    signer_serial: str
+    signer_issuer: str
+    #: Whether this is a qualified seal/signature (never for the test PKI or a key file).
+    qualified: bool
+
+
+class DocumentSigner(Protocol):
+    """What the pipeline needs from a signer: PDF bytes in, confirmed signed PDF out."""
+
+    level: str
+
+    def sign(self, pdf: bytes, *, reason: str, location: str | None = None) -> SignedDocument:
+        ...
+
+
+class PadesSigner:
+    """Signs PDFs as PAdES baseline B-B or B-T with a pyHanko :class:`Signer`.
+
+    :param signer: holds the key and certificate chain to embed.
+    :param timestamper: the TSA; required for B-T, ignored for B-B.
+    :param trust_roots: roots the result must validate against before it is returned.
+    :param level: ``B-B`` or ``B-T``.
+    :param signer_kind: recorded with each document (``pkcs12``, ``test-pki``, …).
+    :param qualified: whether the key and certificate make a qualified seal.
+    """
+
+    def __init__(
+        self,
+        signer: Signer,
+        *,
+        timestamper: TimeStamper | None,
+        trust_roots: Sequence[CertificateLike],
+        level: str = "B-T",
+        signer_kind: str,
+        qualified: bool,
+    ) -> None:
+        if level not in LEVELS:
+            raise ValueError(f"unsupported PAdES level {level!r}; choose one of {LEVELS}")
+        if level == "B-T" and timestamper is None:
+            raise ValueError("a B-T signer needs a timestamper")
+        if not trust_roots:
+            raise ValueError("a signer needs trust roots to check its own signatures")
+        self.level = level
+        self.signer_kind = signer_kind
+        self.qualified = qualified
+        self._signer = signer
+        self._timestamper = timestamper if level == "B-T" else None
+        self._trust_roots = to_asn1_certificates(trust_roots)
+
+    @classmethod
+    def from_pkcs12(
+        cls,
+        path: str | os.PathLike[str],
+        passphrase: bytes | None,
+        *,
+        timestamper: TimeStamper | None,
+        trust_roots: Sequence[CertificateLike],
+        level: str = "B-T",
+    ) -> PadesSigner:
+        """A signer for a PKCS#12 file (key, certificate and the chain it carries).
+
+        Never ``qualified``: a key in a file is not held in a QSCD, whatever its certificate says.
+
+        :raises SigningError: the file is missing, unreadable or the passphrase is wrong.
+        """
+        try:
+            key, cert, chain = pkcs12.load_key_and_certificates(Path(path).read_bytes(), passphrase)
+        except (OSError, ValueError) as exc:
+            raise SigningError(f"The signing key {path} could not be loaded: {exc}") from exc
+        if key is None or cert is None:
+            raise SigningError(f"The PKCS#12 file {path} holds no key and certificate.")
+        signer = ParsedKeySigner(
+            translate_pyca_cryptography_cert_to_asn1(cert),
+            key,
+            [translate_pyca_cryptography_cert_to_asn1(extra) for extra in chain],
+        )
+        return cls(
+            signer,
+            timestamper=timestamper,
+            trust_roots=trust_roots,
+            level=level,
+            signer_kind="pkcs12",
+            qualified=False,
+        )
+
+    def sign(self, pdf: bytes, *, reason: str, location: str | None = None) -> SignedDocument:
+        """Sign ``pdf`` and confirm the result; see the module docstring for the guarantees.
+
+        :raises UnreadablePdf: ``pdf`` is not a PDF.
+        :raises SigningError: no signature of :attr:`level` could be made.
+        """
+        return run_sync(self.async_sign(pdf, reason=reason, location=location))
+
+    async def async_sign(
+        self, pdf: bytes, *, reason: str, location: str | None = None
+    ) -> SignedDocument:
+        """:meth:`sign` for callers that already run an event loop."""
+        self._require_current_certificate()
+        writer = open_for_signing(pdf)
+        field_name = _next_field_name(writer.prev)
+        metadata = PdfSignatureMetadata(
+            field_name=field_name,
+            subfilter=SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            reason=reason,
+            location=location,
+            use_pades_lta=False,
+        )
+        pdf_signer = PdfSigner(metadata, signer=self._signer, timestamper=self._timestamper)
+        try:
+            output = await pdf_signer.async_sign_pdf(writer)
+        except Exception as exc:  # key, HSM, TSA, network: whatever failed, nothing is signed
+            raise SigningError(f"Signing failed ({type(exc).__name__}: {exc}).") from exc
+        signed = output.getvalue()
+        return self._confirm(signed, await self._own_signature(signed, field_name))
+
+    def _require_current_certificate(self) -> None:
+        """Fail with the real reason, not with the untrusted chain validation would report."""
+        validity = self._signer.signing_cert["tbs_certificate"]["validity"]
+        not_before = validity["not_before"].native
+        not_after = validity["not_after"].native
+        if not not_before <= dt.datetime.now(dt.UTC) <= not_after:
+            raise SigningError(
+                f"The signing certificate {subject_text(self._signer.signing_cert)} is valid "
+                f"only from {not_before.isoformat()} to {not_after.isoformat()}; renew it."
+            )
+
+    async def _own_signature(self, signed: bytes, field_name: str) -> SignatureReport:
+        try:
+            report = await async_validate_pdf(signed, self._trust_roots)
+        except UnreadablePdf as exc:
+            raise SigningError(f"The signed document cannot be read back: {exc.message}") from exc
+        for signature in report.signatures:
+            if signature.field_name == field_name:
+                return signature
+        raise SigningError(f"The signed document has no signature in field {field_name}.")
+
+    def _confirm(self, signed: bytes, own: SignatureReport) -> SignedDocument:
+        problems = []
+        if not own.acceptable:
+            problems.append(own.summary)
+        if own.coverage != "entire_file":
+            problems.append("the signature does not cover the whole file")
+        if own.level != self.level:
+            problems.append(f"validation confirms level {own.level or 'none'}")
+        if problems:
+            raise SigningError(
+                f"The {self.level} signature could not be confirmed: " + " ".join(problems)
+            )
+        signed_at = own.timestamp_time if own.level == "B-T" else own.signing_time
+        cert = self._signer.signing_cert
+        return SignedDocument(
+            pdf=signed,
+            level=self.level,
+            signed_at=signed_at or dt.datetime.now(dt.UTC),
+            signer_kind=self.signer_kind,
+            signer_subject=subject_text(cert),
+            signer_serial=serial_hex(cert),
+            signer_issuer=issuer_text(cert),
+            qualified=self.qualified,
+        )
+
+
+def _next_field_name(reader: PdfFileReader) -> str:
+    """A signature field name not yet used in the document."""
+    taken = {name for name, _, _ in enumerate_sig_fields(reader)}
+    number = 1
+    while f"{FIELD_PREFIX}{number}" in taken:
+        number += 1
+    return f"{FIELD_PREFIX}{number}"

@@ -1,0 +1,55 @@
+"""Opening a PDF/A for a signature revision without breaking its PDF/A conformance.
+
+Two things pyHanko does on an incremental update would break the renderer's PDF/A-3:
+
+* it appends itself to the Info dictionary's ``/Producer``, bumps ``/ModDate`` and
+  re-serialises the XMP packet through its own data model. PDF/A requires Info and XMP to
+  agree; pyHanko's rewrite lets the producers diverge whenever the renderer wrote one, and the
+  re-serialised packet mangles the PDF/A extension-schema block (``pdfaSchema:namespaceURI``
+  turns into a resource, cf. pyHanko issue #755). A signature changes no content, so the
+  signature revision leaves Info and XMP exactly as rendered.
+* for ECDSA on P-256 it declares ISO/TS 32002, an extension of PDF 2.0, and raises the
+  catalog's ``/Version`` to 2.0, which contradicts PDF/A-3 (a PDF 1.7 profile). The version the
+  document declares is kept, and extensions based on a later version are not declared; the
+  PAdES (ESIC) extension for PDF 1.7 still is.
+
+The hooks are pyHanko's ``_update_meta`` (internal; the maintainer points to overriding it for
+this purpose in pyHanko issue #223), ``ensure_output_version`` and ``register_extension``.
+``tests/signing`` checks the metadata, ID and version survive signing, so an upgrade that moves
+them fails loudly.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import parse_catalog_version
+from pyhanko.pdf_utils.writer import DeveloperExtension
+
+from archive_service.signing.errors import UnreadablePdf
+
+
+class ArchivalIncrementalWriter(IncrementalPdfFileWriter):
+    """An incremental writer that keeps the document's metadata and declared PDF version."""
+
+    def _update_meta(self) -> None:
+        return None
+
+    def ensure_output_version(self, version: tuple[int, int]) -> None:
+        if version <= self.prev.input_version:
+            super().ensure_output_version(version)
+
+    def register_extension(self, ext: DeveloperExtension) -> None:
+        base_version = parse_catalog_version(ext.base_version)
+        if base_version is None or base_version <= self.prev.input_version:
+            super().register_extension(ext)
+
+
+def open_for_signing(pdf: bytes) -> ArchivalIncrementalWriter:
+    """Parse ``pdf`` for an incremental update; unreadable bytes are the caller's input error."""
+    try:
+        return ArchivalIncrementalWriter(BytesIO(pdf))
+    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UnreadablePdf(f"The document to sign is not a readable PDF: {exc}") from exc

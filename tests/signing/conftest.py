@@ -1,0 +1,41 @@
+"""Fixtures of the signing room: one test PKI and one small PDF/A for the whole run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typst
+
+from archive_service.signing import SignedDocument, TestPki
+
+#: Typst source of the stand-in for a rendered journal: PDF/A-3u with Info and XMP metadata.
+SAMPLE_SOURCE = b'#set document(title: "Klasnyi zhurnal", author: "journal-archive")\nHello'
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return TestPki.load_or_create(tmp_path_factory.mktemp("signing-pki"))
+
+
+@pytest.fixture(scope="session")
+def foreign_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    """Another organisation's PKI: same shape, different root."""
+    return TestPki.load_or_create(tmp_path_factory.mktemp("foreign-pki"), organisation="elsewhere")
+
+
+@pytest.fixture(scope="session")
+def unsigned_pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    source = tmp_path_factory.mktemp("typst") / "sample.typ"
+    source.write_bytes(SAMPLE_SOURCE)
+    return typst.compile(str(source), format="pdf", pdf_standards=["a-3u"])
+
+
+@pytest.fixture(scope="session")
+def signed_bt(pki: TestPki, unsigned_pdf: bytes) -> SignedDocument:
+    return pki.signer().sign(unsigned_pdf, reason="Архівування", location="Київ")
+
+
+@pytest.fixture(scope="session")
+def pki_dir(pki: TestPki) -> Path:
+    return pki.directory
