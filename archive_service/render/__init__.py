@@ -1,0 +1,29 @@
+"""Journal model → archival PDF/A-3u with the original export embedded.
+
+The pipeline depends only on :class:`JournalRenderer`; :class:`TypstRenderer` is the
+implementation, rendering in recycled worker processes.
+"""
+
+from archive_service.render.collation import ukrainian_sort_key
+from archive_service.render.document import (
+    PDF_PROFILE,
+    DocumentInfo,
+    JournalRenderer,
+    RenderedDocument,
+    RenderError,
+    SourceAttachment,
+)
+from archive_service.render.typst_renderer import TypstRenderer
+from archive_service.render.worker import WorkerReport
+
+__all__ = [
+    "PDF_PROFILE",
+    "DocumentInfo",
+    "JournalRenderer",
+    "RenderError",
+    "RenderedDocument",
+    "SourceAttachment",
+    "TypstRenderer",
+    "WorkerReport",
+    "ukrainian_sort_key",
+]

@@ -1,0 +1,93 @@
+"""One journal → one PDF/A-3u, in the calling process.
+
+Each compilation gets a private temporary directory as the Typst root holding nothing but the
+export file to embed, so the template can read no other file and the attachment is the
+caller's bytes exactly. Journal data travels as JSON in ``sys.inputs``; it is never spliced
+into markup. Any Typst warning fails the render: a warning usually means a missing font or
+glyph, and a PDF/A without its text is worse than no document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+import tempfile
+from pathlib import Path, PurePosixPath
+
+import typst
+
+from archive_service.journal.model import Journal
+from archive_service.render.document import DocumentInfo, RenderError, SourceAttachment
+from archive_service.render.layout import AttachmentFacts, build_layout
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+FONT_DIR = PACKAGE_DIR / "fonts"
+TEMPLATE_PATH = PACKAGE_DIR / "templates" / "journal.typ"
+
+#: ``typst.compile`` profile name for :data:`archive_service.render.document.PDF_PROFILE`.
+TYPST_PDF_STANDARD = "a-3u"
+RENDERER_NAME = f"typst {typst.__version__}"
+
+_SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_DEFAULT_EXTENSIONS = {"application/json": ".json", "application/xml": ".xml", "text/xml": ".xml"}
+
+
+@functools.cache
+def _template_source() -> bytes:
+    return TEMPLATE_PATH.read_bytes()
+
+
+def attachment_filename(source: SourceAttachment) -> str:
+    """A plain file name for the attachment: the caller's one if harmless, else ``journal.*``.
+
+    The name becomes a path inside the Typst root and the PDF's file specification, so
+    directory parts and unusual characters are not allowed through.
+    """
+    name = PurePosixPath(source.filename.replace("\\", "/")).name
+    if _SAFE_FILENAME.fullmatch(name):
+        return name
+    return "journal" + _DEFAULT_EXTENSIONS.get(source.media_type, ".bin")
+
+
+def creation_timestamp(journal: Journal) -> dt.datetime:
+    """The export time, so the same export always yields the same bytes."""
+    moment = journal.source.exported_at
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+def _describe(diagnostic: typst.TypstError | typst.TypstWarning) -> str:
+    message = getattr(diagnostic, "message", None) or str(diagnostic)
+    hints = getattr(diagnostic, "hints", None) or []
+    return "; ".join([message, *hints])
+
+
+def compile_journal_pdf(journal: Journal, source: SourceAttachment, info: DocumentInfo) -> bytes:
+    """Render in this process; raises :class:`RenderError` on any Typst error or warning."""
+    filename = attachment_filename(source)
+    layout = build_layout(journal, AttachmentFacts(filename, source.media_type), info)
+    layout_json = json.dumps(layout, ensure_ascii=False, separators=(",", ":"))
+    with tempfile.TemporaryDirectory(prefix="journal-render-") as root:
+        (Path(root) / filename).write_bytes(source.data)
+        try:
+            pdf, warnings = typst.compile_with_warnings(
+                _template_source(),
+                root=root,
+                font_paths=[str(FONT_DIR)],
+                ignore_system_fonts=True,
+                sys_inputs={"layout": layout_json},
+                pdf_standards=[TYPST_PDF_STANDARD],
+                timestamp=creation_timestamp(journal),
+                pdf_tags=False,
+            )
+        except typst.TypstError as error:
+            raise RenderError(f"Typst could not lay out the journal: {_describe(error)}") from error
+    if warnings:
+        details = " | ".join(_describe(w) for w in warnings)
+        raise RenderError(f"Typst warned while laying out the journal (refused): {details}")
+    if not isinstance(pdf, bytes):
+        raise RenderError("Typst returned no PDF bytes.")
+    return pdf

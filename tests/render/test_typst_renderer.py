@@ -1,0 +1,281 @@
+"""The rendered PDF: PDF/A-3u identification, the embedded export, fonts, and exact text."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from archive_service.journal.model import Journal
+from archive_service.render import (
+    PDF_PROFILE,
+    DocumentInfo,
+    RenderedDocument,
+    RenderError,
+    SourceAttachment,
+    TypstRenderer,
+    typst_compile,
+)
+from archive_service.render.layout import TEST_NOTICE
+
+from .failing_jobs import boom_job, crash_job
+from .journal_factory import full_year_journal, tiny_journal
+
+REPO = Path(__file__).resolve().parents[2]
+# Bytes a re-serialiser would change: key order, spacing, escapes, a BOM-less UTF-8 ї.
+SOURCE = SourceAttachment(
+    "journal.json", "application/json", b'{ "z": 1,\r\n  "a": "\\u0457 \xd1\x97" }\n'
+)
+INFO = DocumentInfo(
+    document_id="6f1c2a9e-3b4d-4e5f-8a7b-1c2d3e4f5a6b",
+    version=2,
+    test_pki=True,
+    verification_note="Відкрийте файл у програмі перевірки КЕП.\nПорівняйте SHA-256.",
+)
+TEST_NOTICE_START = "ТЕСТОВИЙ ПІДПИС — НЕ КВАЛІФІКОВАНИЙ"
+
+
+def full_year_source() -> tuple[Journal, SourceAttachment]:
+    """The other helper's generator and parser when present, else this room's factory."""
+    try:
+        sys.path.insert(0, str(REPO / "scripts"))
+        from generate_journal import generate_export
+
+        from archive_service.journal.parse import parse_export
+    except ImportError:
+        return full_year_journal(), SOURCE
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    data = json.dumps(generate_export(pupils=30, subjects=14, seed=0), ensure_ascii=False).encode()
+    parsed = parse_export(data, "application/json")
+    return parsed.journal, SourceAttachment(parsed.filename, parsed.media_type, data)
+
+
+def text_of(pdf: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Iterator[TypstRenderer]:
+    with TypstRenderer(in_process=True) as in_process:
+        yield in_process
+
+
+@pytest.fixture(scope="module")
+def tiny(renderer: TypstRenderer) -> RenderedDocument:
+    return renderer.render(tiny_journal(), SOURCE, INFO)
+
+
+@pytest.fixture(scope="module")
+def full_year(renderer: TypstRenderer) -> tuple[Journal, SourceAttachment, RenderedDocument]:
+    journal, source = full_year_source()
+    return journal, source, renderer.render(journal, source, dataclasses.replace(INFO, version=1))
+
+
+@pytest.fixture(scope="module")
+def full_year_text(full_year: tuple[Journal, SourceAttachment, RenderedDocument]) -> str:
+    return text_of(full_year[2].pdf)
+
+
+def test_result_names_profile_and_renderer(tiny: RenderedDocument) -> None:
+    assert tiny.pdf.startswith(b"%PDF-")
+    assert tiny.profile == PDF_PROFILE == "PDF/A-3u"
+    assert re.fullmatch(r"typst \d+\.\d+\.\d+", tiny.renderer)
+
+
+def test_xmp_identifies_pdf_a_3u(tiny: RenderedDocument) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(tiny.pdf))
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert "<pdfaid:part>3</pdfaid:part>" in xmp
+    assert "<pdfaid:conformance>U</pdfaid:conformance>" in xmp
+    assert "/OutputIntents" in reader.trailer["/Root"]
+
+
+def test_metadata_title_author_and_no_producer(tiny: RenderedDocument) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(tiny.pdf))
+    info = reader.metadata
+    assert info is not None
+    assert info["/Title"] == (
+        "Класний журнал 7-Б, 2023/2024 — Ліцей № 17 «Ґрунт» Їжакевицької міської ради"
+    )
+    assert info["/Author"] == "Ліцей № 17 «Ґрунт» Їжакевицької міської ради"
+    assert info["/CreationDate"] == "D:20240628113005Z"  # the export time, in UTC
+    # Signing appends revisions; PDF/A needs Info and XMP producers equal, so neither has one.
+    assert "/Producer" not in info
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert "pdf:Producer" not in xmp
+
+
+def test_source_export_is_attached_byte_for_byte(tiny: RenderedDocument) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(tiny.pdf))
+    [spec] = [ref.get_object() for ref in reader.trailer["/Root"]["/AF"]]
+    assert spec["/AFRelationship"] == "/Source"
+    assert spec["/F"] == spec["/UF"] == "journal.json"
+    assert "Оригінальний експорт" in spec["/Desc"]
+    stream = spec["/EF"]["/F"].get_object()
+    assert stream["/Subtype"] == "/application/json"
+    assert stream.get_data() == SOURCE.data
+    assert reader.attachments == {"journal.json": [SOURCE.data]}
+
+
+def test_xml_source_gets_xml_mime_type(renderer: TypstRenderer) -> None:
+    data = b"<?xml version='1.0'?><j>\xd1\x97</j>"
+    xml = SourceAttachment("journal.xml", "application/xml", data)
+    pdf = renderer.render(tiny_journal(), xml, INFO).pdf
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    spec = reader.trailer["/Root"]["/AF"][0].get_object()
+    assert spec["/EF"]["/F"].get_object()["/Subtype"] == "/application/xml"
+    assert reader.attachments == {"journal.xml": [xml.data]}
+
+
+def test_every_font_is_embedded(tiny: RenderedDocument) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(tiny.pdf))
+    fonts = {}
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descendant = font["/DescendantFonts"][0].get_object()
+            fonts[str(font["/BaseFont"])] = descendant["/FontDescriptor"].get_object()
+    assert any("DejaVuSans-Bold" in name for name in fonts)
+    assert any("Condensed" in name for name in fonts)
+    assert all("/FontFile2" in descriptor for descriptor in fonts.values()), fonts
+
+
+def test_tiny_journal_text_is_exact(tiny: RenderedDocument) -> None:
+    text = text_of(tiny.pdf)
+    for expected in (
+        "Ґалаґан Гліб", "Іваненко Ївга", "Чорновіл Мар’яна", "Яковенко Соломія",
+        "Українська мова", "Фізична культура", "Апостроф: м’ята, п’ять, б’ють",
+        "Контрольна робота № 1 з теми «Ґрунти і їжа»", "звільн.", "н/а",
+        "Код ЄДРПОУ", "24681357", INFO.document_id, "Порівняйте SHA-256.",
+        "Сторінка 1 з ",
+    ):
+        assert expected in text, expected
+    # the Ґалаґан row of the Українська мова grid: number, name, н, (empty), 4
+    assert re.search(r"1 Ґалаґан Гліб н 4\b", text)
+
+
+def test_test_notice_only_with_test_pki(renderer: TypstRenderer, tiny: RenderedDocument) -> None:
+    assert TEST_NOTICE_START in text_of(tiny.pdf)
+    assert TEST_NOTICE.startswith(TEST_NOTICE_START)
+    real = renderer.render(tiny_journal(), SOURCE, dataclasses.replace(INFO, test_pki=False))
+    assert "ТЕСТОВИЙ" not in text_of(real.pdf)
+
+
+def test_same_input_gives_the_same_bytes(renderer: TypstRenderer, tiny: RenderedDocument) -> None:
+    assert renderer.render(tiny_journal(), SOURCE, INFO).pdf == tiny.pdf
+
+
+def test_full_year_pdf_has_every_name_subject_and_sampled_topics(
+    full_year: tuple[Journal, SourceAttachment, RenderedDocument], full_year_text: str
+) -> None:
+    journal, source, document = full_year
+    reader = pypdf.PdfReader(io.BytesIO(document.pdf))
+    assert reader.attachments == {source.filename: [source.data]}
+    for pupil in journal.pupils:
+        assert pupil.full_name in full_year_text, pupil.full_name
+    for subject in journal.subjects:
+        assert subject.name in full_year_text, subject.name
+        assert subject.teacher in full_year_text
+        for lesson in subject.lessons[:: max(1, len(subject.lessons) // 5)]:
+            topic = " ".join(lesson.topic.split())
+            assert topic in " ".join(full_year_text.split()), topic
+
+
+def test_full_year_pdf_prints_every_mark(
+    full_year: tuple[Journal, SourceAttachment, RenderedDocument], full_year_text: str
+) -> None:
+    """Every mark value occurs as a whole word, as often as the journal has it or more."""
+    journal = full_year[0]
+    expected: dict[str, int] = {}
+    for subject in journal.subjects:
+        for lesson in subject.lessons:
+            for mark in lesson.marks:
+                expected[mark.value] = expected.get(mark.value, 0) + 1
+    for value, count in expected.items():
+        found = len(re.findall(rf"(?<!\S){re.escape(value)}(?!\S)", full_year_text))
+        assert found >= count, (value, found, count)
+    pages = len(pypdf.PdfReader(io.BytesIO(full_year[2].pdf)).pages)
+    assert f"Сторінка {pages} з {pages}" in full_year_text
+
+
+def test_typst_error_becomes_render_error(
+    renderer: TypstRenderer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(typst_compile, "_template_source", lambda: b"#let x = (1, 2).at(5)")
+    with pytest.raises(RenderError, match="array index out of bounds") as caught:
+        renderer.render(tiny_journal(), SOURCE, INFO)
+    assert caught.value.code == "render_failed" and caught.value.status == 500
+
+
+def test_typst_warning_becomes_render_error(
+    renderer: TypstRenderer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Without the font folder Typst only warns ("unknown font family") and would produce
+    # a PDF/A whose text is missing: that must fail.
+    monkeypatch.setattr(typst_compile, "FONT_DIR", tmp_path)
+    with pytest.raises(RenderError, match="unknown font family"):
+        renderer.render(tiny_journal(), SOURCE, INFO)
+
+
+@pytest.mark.parametrize(
+    ("name", "media_type", "expected"),
+    [
+        ("journal.json", "application/json", "journal.json"),
+        ("export-7b_2024.xml", "application/xml", "export-7b_2024.xml"),
+        ("../../etc/passwd", "application/json", "passwd"),
+        ("C:\\temp\\journal.xml", "application/xml", "journal.xml"),
+        ("журнал.json", "application/json", "journal.json"),
+        (".hidden", "application/xml", "journal.xml"),
+        ("", "application/octet-stream", "journal.bin"),
+    ],
+)
+def test_attachment_filename_is_a_plain_name(name: str, media_type: str, expected: str) -> None:
+    assert typst_compile.attachment_filename(SourceAttachment(name, media_type, b"")) == expected
+
+
+class TestWorkerProcesses:
+    def test_renders_in_a_worker_and_recycles_it(self) -> None:
+        with TypstRenderer(jobs_per_worker=2) as renderer:
+            pids = []
+            for _ in range(3):
+                document = renderer.render(tiny_journal(), SOURCE, INFO)
+                assert document.pdf.startswith(b"%PDF-")
+                assert renderer.last_report is not None
+                pids.append(renderer.last_report.pid)
+        assert pids[0] == pids[1] != pids[2]
+        assert renderer.last_report.peak_rss_bytes > 10 * 2**20
+
+    def test_typst_error_in_worker_becomes_render_error(self) -> None:
+        journal = tiny_journal()
+        unknown = dataclasses.replace(journal.subjects[0].lessons[0].marks[0], pupil_id="ghost")
+        lesson = dataclasses.replace(journal.subjects[0].lessons[0], marks=(unknown,))
+        subject = dataclasses.replace(journal.subjects[0], lessons=(lesson,))
+        broken = dataclasses.replace(journal, subjects=(subject,))
+        with TypstRenderer() as renderer, pytest.raises(RenderError, match="ghost"):
+            renderer.render(broken, SOURCE, INFO)
+
+    def test_crashed_worker_becomes_render_error_and_is_replaced(self) -> None:
+        class CrashingRenderer(TypstRenderer):
+            _job = staticmethod(crash_job)
+
+        with CrashingRenderer() as renderer:
+            with pytest.raises(RenderError, match="stopped unexpectedly"):
+                renderer.render(tiny_journal(), SOURCE, INFO)
+            CrashingRenderer._job = staticmethod(TypstRenderer._job)
+            assert renderer.render(tiny_journal(), SOURCE, INFO).pdf.startswith(b"%PDF-")
+
+    def test_unexpected_worker_exception_becomes_render_error(self) -> None:
+        class FailingRenderer(TypstRenderer):
+            _job = staticmethod(boom_job)
+
+        with FailingRenderer() as renderer, pytest.raises(RenderError, match="MemoryError"):
+            renderer.render(tiny_journal(), SOURCE, INFO)
