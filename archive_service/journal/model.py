@@ -22,6 +22,9 @@ VERBAL_LEVELS = (
     "потребує значної підтримки",
 )
 
+#: Grades whose pupils may be assessed verbally (НУШ, primary school).
+VERBAL_ASSESSMENT_GRADES = range(1, 5)
+
 #: Marker for an absence in a lesson's marks.
 ABSENT = "н"
 
@@ -95,7 +98,7 @@ class SchoolClass:
     @property
     def uses_verbal_assessment(self) -> bool:
         """Grades 1–4 may be assessed verbally instead of with points."""
-        return self.grade <= 4
+        return self.grade in VERBAL_ASSESSMENT_GRADES
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,131 @@
+"""The JSON form of the export: strict reading, JSON Schema errors, JSON pointers.
+
+Reading is stricter than ``json.loads``: the text must be UTF-8 (RFC 8259; a BOM is tolerated),
+and duplicate keys, ``NaN`` and ``Infinity`` are refused, because two readers of the archived
+source could otherwise disagree about what it says.
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from jsonschema import ValidationError
+
+from archive_service.errors import ErrorDetail, MalformedInput
+from archive_service.journal.location import ROOT, Location, json_pointer, quote
+from archive_service.journal.schemas import json_validator
+
+_TYPE_NAMES = {
+    "string": "text (a JSON string)",
+    "integer": "a whole number",
+    "number": "a number",
+    "object": "an object",
+    "array": "a list (a JSON array)",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+class JsonFormat:
+    """The JSON side of :class:`archive_service.journal.parse.ExportFormat`."""
+
+    name: Literal["json"] = "json"
+    media_type = "application/json"
+    filename = "journal.json"
+
+    def read(self, data: bytes) -> Any:
+        """Parse the bytes; syntax problems raise :class:`MalformedInput`."""
+        try:
+            text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"the text is not UTF-8 (byte {exc.start}): send JSON in UTF-8"
+            raise _malformed(reason) from exc
+        try:
+            return json.loads(
+                text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
+            )
+        except json.JSONDecodeError as exc:
+            looks_like_xml = text.lstrip()[:1] == "<"
+            hint = " (it looks like XML: send it as application/xml)" if looks_like_xml else ""
+            raise _malformed(f"{exc.msg} at line {exc.lineno}, column {exc.colno}{hint}") from exc
+        except (ValueError, RecursionError) as exc:  # duplicate keys, NaN, huge numbers, nesting
+            raise _malformed(str(exc) or type(exc).__name__) from exc
+
+    def format_version(self, document: Any) -> object:
+        source = document.get("source") if isinstance(document, dict) else None
+        return source.get("format_version") if isinstance(source, dict) else None
+
+    def schema_errors(self, document: Any, limit: int) -> list[ErrorDetail]:
+        errors = json_validator().iter_errors(document)
+        details = itertools.chain.from_iterable(_details(error) for error in errors)
+        return list(itertools.islice(details, limit))
+
+    def to_export(self, document: Any) -> dict[str, Any]:
+        return document  # type: ignore[no-any-return]  # the JSON *is* the export shape
+
+    def path(self, location: Location) -> str:
+        return json_pointer(location)
+
+
+def _malformed(reason: str) -> MalformedInput:
+    message = f"The export is not valid JSON: {reason}."
+    return MalformedInput(message, [ErrorDetail(json_pointer(ROOT), message)])
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {quote(key)} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _details(error: ValidationError) -> Iterator[ErrorDetail]:
+    where = Location(tuple(error.absolute_path))
+    pointer = json_pointer(where)
+    instance, schema = error.instance, error.schema
+    if error.validator == "required":
+        for name in error.validator_value:
+            if isinstance(instance, dict) and name not in instance:
+                yield ErrorDetail(
+                    json_pointer(where / name), f"The required field {quote(name)} is missing."
+                )
+    elif error.validator == "additionalProperties":
+        allowed = ", ".join(quote(name) for name in schema.get("properties", {}))
+        for name in instance:
+            if name not in schema.get("properties", {}):
+                yield ErrorDetail(
+                    json_pointer(where / name),
+                    f"Unexpected field {quote(name)}: expected only {allowed}.",
+                )
+    else:
+        yield ErrorDetail(pointer, _message(error))
+
+
+def _message(error: ValidationError) -> str:
+    instance, schema, keyword = error.instance, error.schema, error.validator
+    if keyword in ("pattern", "minLength") and "description" in schema:
+        return f"{quote(instance)} is not valid here: expected {schema['description']}."
+    if keyword == "type":
+        wanted = error.validator_value
+        wanted = [wanted] if isinstance(wanted, str) else wanted
+        expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        return f"{quote(instance)} has the wrong type: expected {expected}."
+    if keyword == "enum":
+        options = ", ".join(quote(v) for v in error.validator_value)
+        return f"{quote(instance)} is not allowed here: expected one of {options}."
+    if keyword in ("minimum", "maximum"):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        return f"{quote(instance)} is out of range: expected a whole number from {low} to {high}."
+    if keyword == "minItems":
+        return f"The list is empty: expected at least {error.validator_value} item."
+    return f"{error.message}."
