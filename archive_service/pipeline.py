@@ -405,18 +405,21 @@ class Archive:
             )
             raise exc
 
-    def _load_document(
-        self, session: Session, ctx: RequestContext, action: str, document_id: str
-    ) -> Document:
-        """The document if it exists *and* is in the actor's scope; otherwise NotFound."""
-        document = session.get(Document, document_id, options=[selectinload(Document.versions)])
-        if document is None or not ctx.actor.in_scope(document.institution.edrpou):
-            exc = NotFound(
+    def _load_document(self, ctx: RequestContext, action: str, document_id: str) -> Document:
+        """The document (versions loaded) if it exists *and* is in the actor's scope.
+
+        Anything else is NotFound, recorded only after the read session is closed: SQLite
+        sessions hold the write lock, and the audit append needs it.
+        """
+        with self.sessions() as session:
+            document = session.get(Document, document_id, options=[selectinload(Document.versions)])
+            visible = document is not None and ctx.actor.in_scope(document.institution.edrpou)
+        if not visible or document is None:
+            self._record_best_effort(ctx, action, "not_found", document_id=document_id)
+            raise NotFound(
                 f"No document {document_id!r} is visible to this token.",
                 [ErrorDetail("document_id", "unknown or outside the token's scope")],
             )
-            self._record_best_effort(ctx, action, "not_found", document_id=document_id)
-            raise exc
         return document
 
     @staticmethod
@@ -453,10 +456,9 @@ class Archive:
         action = f"retrieve_{what}"
         self._require_reader(ctx, action, document_id)
         self._check_purpose(ctx)
-        with self.sessions() as session:
-            document = self._load_document(session, ctx, action, document_id)
-            chosen = self._pick_version(document, version)
-            year = document.school_year.replace("/", "-")
+        document = self._load_document(ctx, action, document_id)
+        chosen = self._pick_version(document, version)
+        year = document.school_year.replace("/", "-")
         if what == "pdf":
             key, object_version, sha256, media_type = (
                 chosen.object_key,
@@ -513,9 +515,8 @@ class Archive:
     ) -> dict[str, Any]:
         """Re-hash the stored PDF against the record and validate its signatures."""
         self._require_reader(ctx, "verify", document_id)
-        with self.sessions() as session:
-            document = self._load_document(session, ctx, "verify", document_id)
-            chosen = self._pick_version(document, version)
+        document = self._load_document(ctx, "verify", document_id)
+        chosen = self._pick_version(document, version)
         report: dict[str, Any] = {
             "document_id": document_id,
             "version": chosen.number,
@@ -542,9 +543,9 @@ class Archive:
 
     def get_document(self, document_id: str, ctx: RequestContext) -> dict[str, Any]:
         self._require_reader(ctx, "read_metadata", document_id)
-        with self.sessions() as session:
-            document = self._load_document(session, ctx, "read_metadata", document_id)
-            view = document_view(document, all_versions=True)
+        view = document_view(
+            self._load_document(ctx, "read_metadata", document_id), all_versions=True
+        )
         self._record(ctx, "read_metadata", "ok", document_id, None, None)
         return view
 

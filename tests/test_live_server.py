@@ -46,7 +46,7 @@ def test_walk_through(live_server: tuple[str, dict[str, str]]) -> None:
     pdf = requests.get(
         f"{base}/api/v1/documents/{document_id}/pdf",
         timeout=30,
-        headers={"Authorization": f"Bearer {inspector}", "X-Purpose": "планова перевірка"},
+        headers={"Authorization": f"Bearer {inspector}", "X-Purpose": "планова перевірка".encode()},
     )
     assert pdf.status_code == 200
     assert pdf.headers["X-Content-SHA256"] == created.json()["sha256"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -34,7 +35,11 @@ def _bearer_token() -> str:
 
 
 def _purpose() -> str | None:
+    """The stated purpose; curl and most clients send Ukrainian text as raw UTF-8 bytes,
+    which WSGI hands over decoded as Latin-1, so undo that when it is what happened."""
     purpose = request.headers.get("X-Purpose", "").strip()
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        purpose = purpose.encode("latin-1").decode("utf-8")
     return purpose[:MAX_PURPOSE_LENGTH] or None
 
 
