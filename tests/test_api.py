@@ -213,19 +213,21 @@ def test_unsupported_media_type(client: FlaskClient, tokens: Tokens, archive: Ar
     assert counts(archive) == (0, 0, 0)
 
 
-def test_oversized_upload(data_dir: Path, shared_pki_dir: Path) -> None:
-    from archive_service import create_app
-
-    app = create_app({"data_dir": data_dir, "render_in_process": True, "max_upload_bytes": 1000})
-    client = app.test_client()
-    response = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers={"Authorization": "Bearer x"},
-    )
-    assert response.status_code in (401, 413)
-    assert response.get_json()["error"]["code"]
+@pytest.mark.parametrize(
+    ("http_limit", "parser_limit"), [(1000, 1000), (10**8, len(JSON_EXAMPLE) - 1)]
+)
+def test_oversized_upload_is_refused_before_anything_is_stored(
+    client: FlaskClient, tokens: Tokens, archive: Archive, http_limit: int, parser_limit: int
+) -> None:
+    """Over the HTTP limit (Flask refuses the body) or just over the parser's own limit."""
+    client.application.config["MAX_CONTENT_LENGTH"] = http_limit
+    archive.max_upload_bytes = parser_limit
+    response = upload(client, tokens.archivist, JSON_EXAMPLE)
+    assert response.status_code == 413
+    error = response.get_json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["details"][0]["path"]
+    assert counts(archive) == (0, 0, 0)
 
 
 def test_document_list_is_scoped_and_paged(client: FlaskClient, tokens: Tokens) -> None:

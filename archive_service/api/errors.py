@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from archive_service.errors import ArchiveError
@@ -32,7 +32,14 @@ def _archive_error(exc: ArchiveError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     code = (exc.name or "error").lower().replace(" ", "_")
     if exc.code == 413:
-        code = "payload_too_large"
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return error_response(
+            413,
+            "payload_too_large",
+            f"The upload is larger than this archive accepts ({limit} bytes); split the batch "
+            "or ask the administrator to raise ARCHIVE_MAX_UPLOAD_BYTES.",
+            [{"path": "body", "message": f"more than {limit} bytes"}],
+        )
     return error_response(exc.code or 500, code, exc.description or exc.name)
 
 
