@@ -1,6 +1,6 @@
 """Opening a PDF/A for a signature revision without breaking its PDF/A conformance.
 
-Two things pyHanko does on an incremental update would break the renderer's PDF/A-3:
+Three things pyHanko does on an incremental update would break the renderer's PDF/A-3:
 
 * it appends itself to the Info dictionary's ``/Producer``, bumps ``/ModDate`` and
   re-serialises the XMP packet through its own data model. PDF/A requires Info and XMP to
@@ -12,6 +12,10 @@ Two things pyHanko does on an incremental update would break the renderer's PDF/
   catalog's ``/Version`` to 2.0, which contradicts PDF/A-3 (a PDF 1.7 profile). The version the
   document declares is kept, and extensions based on a later version are not declared; the
   PAdES (ESIC) extension for PDF 1.7 still is.
+* it appends the update's first object straight after the previous ``%%EOF``. A renderer that
+  ends its file without an end-of-line (Typst does) then gets ``%%EOF12 0 obj``, and PDF/A
+  (ISO 19005-3, 6.1.9) wants every ``obj`` line to start after an EOL. One EOL after ``%%EOF`` is
+  allowed (6.1.3), so the writer adds it before the update; the original bytes stay a prefix.
 
 The hooks are pyHanko's ``_update_meta`` (internal; the maintainer points to overriding it for
 this purpose in pyHanko issue #223), ``ensure_output_version`` and ``register_extension``.
@@ -49,6 +53,8 @@ class ArchivalIncrementalWriter(IncrementalPdfFileWriter):
 
 def open_for_signing(pdf: bytes) -> ArchivalIncrementalWriter:
     """Parse ``pdf`` for an incremental update; unreadable bytes are the caller's input error."""
+    if not pdf.endswith((b"\n", b"\r")):
+        pdf += b"\n"
     try:
         return ArchivalIncrementalWriter(BytesIO(pdf))
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:

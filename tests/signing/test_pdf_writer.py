@@ -55,6 +55,15 @@ def test_pdf_version_is_not_raised(
     assert set(extensions) == {"/ESIC"}  # PAdES on PDF 1.7; no PDF 2.0 extension declared
 
 
+def test_signature_revision_starts_on_a_new_line(
+    signed_bt: SignedDocument, unsigned_pdf: bytes
+) -> None:
+    """PDF/A 6.1.9: ``N 0 obj`` follows an EOL, even when the renderer ends at ``%%EOF``."""
+    assert unsigned_pdf.endswith(b"%%EOF")  # Typst writes no final EOL: the case that matters
+    assert signed_bt.pdf.startswith(unsigned_pdf + b"\n")
+    assert signed_bt.pdf[len(unsigned_pdf) + 1 : len(unsigned_pdf) + 2].isdigit()
+
+
 def test_plain_pyhanko_would_break_the_metadata(unsigned_pdf: bytes) -> None:
     """Guard: if pyHanko stops touching metadata (or renames the hook), revisit pdf_writer."""
     writer = IncrementalPdfFileWriter(BytesIO(unsigned_pdf))
