@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ from archive_service.db import ApiToken, utcnow
 from archive_service.errors import InvalidInput, NotFound, Unauthorized
 
 TOKEN_PREFIX = "ja"
+#: Bytes of randomness in a token id (shown as twice as many hex digits).
+_TOKEN_ID_BYTES = 8
+_TOKEN_ID = re.compile(rf"[0-9a-f]{{{2 * _TOKEN_ID_BYTES}}}")
 
 
 class Role(enum.StrEnum):
@@ -84,7 +88,7 @@ def create_token(
         )
     if institution is not None and not (len(institution) == 8 and institution.isdigit()):
         raise InvalidInput(f"Institution must be an 8-digit EDRPOU code, not {institution!r}.")
-    token_id = secrets.token_hex(8)
+    token_id = secrets.token_hex(_TOKEN_ID_BYTES)
     secret = secrets.token_urlsafe(32)
     record = ApiToken(
         id=token_id,
@@ -101,6 +105,19 @@ def create_token(
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def presented_token_id(presented: str) -> str | None:
+    """The public id of a presented token, if it has a token's shape; never any other part.
+
+    Refused requests are recorded with this id, so it must not be able to carry a secret: only
+    an id exactly as :func:`create_token` makes them is returned.
+    """
+    prefix, _, rest = presented.partition("_")
+    token_id, separator, _secret = rest.partition("_")
+    if prefix == TOKEN_PREFIX and separator and _TOKEN_ID.fullmatch(token_id):
+        return token_id
+    return None
 
 
 def authenticate(session: Session, presented: str) -> Actor:

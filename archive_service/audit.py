@@ -4,6 +4,13 @@ Each event's hash covers its canonical form, which includes the previous event's
 own sequence number, so an edited, deleted, inserted or reordered event breaks the chain at a
 point :func:`verify_chain` can name. Appends take a database-wide lock first so concurrent
 writers (threads or processes) never fork the chain; the unique ``seq`` column is the backstop.
+
+Someone with write access to the database can still rebuild the whole chain after a point, or
+cut its tail: only the chain heads kept in write-once storage
+(:mod:`archive_service.audit_checkpoints`) reveal that, so verification compares with them too.
+Verification tells the kinds of tampering apart by where each event's hash says it was written:
+a renumbered event still matches its hash at its old position, which its ``prev_hash`` link
+gives away.
 """
 
 from __future__ import annotations
@@ -11,11 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from archive_service.db import AuditEvent, utcnow
@@ -119,9 +128,46 @@ def append_event(session: Session, data: EventData) -> AuditEvent:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """The chain head at one moment, as kept in write-once storage."""
+
+    seq: int
+    hash: str
+    #: Events in the log up to and including ``seq`` when the checkpoint was taken.
+    events: int
+    written_at: dt.datetime
+
+
+def chain_head(session: Session) -> Checkpoint | None:
+    """The current head of the chain, or None while the log is empty."""
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    if head is None:
+        return None
+    return Checkpoint(head[0], head[1], count_events(session, up_to=head[0]), utcnow())
+
+
+def count_events(session: Session, *, up_to: int) -> int:
+    return session.scalar(select(func.count()).where(AuditEvent.seq <= up_to)) or 0
+
+
+#: Kinds of :class:`ChainProblem`, each naming one way the log was tampered with.
+PROBLEM_KINDS = (
+    "edited",  # content changed (or rewritten and re-hashed)
+    "deleted",  # events missing from the chain
+    "inserted",  # an event that is not part of the chain
+    "reordered",  # an event moved to another position
+    "tail_cut",  # events after a checkpoint are gone
+    "rewritten_before_checkpoint",  # the chain no longer passes through a checkpoint
+    "bad_checkpoint",  # a checkpoint object that cannot be read
+)
+
+
+@dataclass(frozen=True)
 class ChainProblem:
     seq: int
-    kind: str  # "edited" | "broken_link" | "gap" | "duplicate"
+    kind: str  # one of PROBLEM_KINDS
     message: str
 
 
@@ -131,41 +177,250 @@ class ChainReport:
     head_seq: int
     head_hash: str
     problems: tuple[ChainProblem, ...]
+    #: How many checkpoints the chain was compared with.
+    checkpoints: int = 0
+    last_checkpoint: Checkpoint | None = None
 
     @property
     def intact(self) -> bool:
         return not self.problems
 
 
-def verify_events(events: Iterable[AuditEvent]) -> ChainReport:
-    """Recompute the chain over events ordered by ``seq`` and name every break."""
-    problems: list[ChainProblem] = []
-    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    last_hash = GENESIS_HASH
+#: How far from its stored position a renumbered event is looked for when no link places it.
+_SEARCH_DISTANCE = 16
+
+
+@dataclass
+class _Link:
+    """One stored event reduced to what verification needs (the whole log may not fit)."""
+
+    seq: int
+    hash: str
+    prev_hash: str
+    #: The position its hash was computed for; None when no position explains its content.
+    written_as: int | None
+    #: Hashed values, kept only while ``written_as`` is still unknown.
+    values: dict[str, Any] | None = None
+    inserted: bool = False
+
+    @property
+    def place(self) -> int:
+        """Where the event belongs: where it was written, or (if edited) where it is."""
+        return self.seq if self.written_as is None else self.written_as
+
+
+def _hashed_values(event: AuditEvent) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(event, name) for name in _HASHED_FIELDS}
+    values["occurred_at"] = _format_time(event.occurred_at)
+    return values
+
+
+def _digest(values: dict[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _load_links(events: Iterable[AuditEvent]) -> list[_Link]:
+    links = []
     for event in events:
-        count += 1
-        if event.seq != expected_seq:
-            kind = "gap" if event.seq > expected_seq else "duplicate"
+        values = _hashed_values(event)
+        if _digest(values) == event.hash:
+            links.append(_Link(event.seq, event.hash, event.prev_hash, event.seq))
+        else:
+            links.append(_Link(event.seq, event.hash, event.prev_hash, None, values))
+    return links
+
+
+def _written_as(link: _Link, predecessor_place: int | None) -> int | None:
+    """The position this event's hash was computed for, if its content is unchanged."""
+    assert link.values is not None
+    if predecessor_place is not None:
+        candidates = [predecessor_place + 1]
+    else:
+        distances = range(1, _SEARCH_DISTANCE + 1)
+        candidates = [link.seq + d * sign for d in distances for sign in (1, -1)]
+    for candidate in candidates:
+        if candidate >= 1 and _digest({**link.values, "seq": candidate}) == link.hash:
+            return candidate
+    return None
+
+
+def _place_moved_events(links: list[_Link]) -> None:
+    """Find where each event whose hash does not fit its position was written.
+
+    A renumbered (reordered, or shifted by an insertion or deletion) event still matches its hash
+    at its original position, which its predecessor's position tells: follow ``prev_hash`` links
+    back to an event already placed, then place the events on the way forward.
+    """
+    by_hash = {link.hash: link for link in links}
+    placed: dict[str, int] = {GENESIS_HASH: 0}
+    placed.update({link.hash: link.seq for link in links if link.values is None})
+    for start in links:
+        path: list[_Link] = []
+        link: _Link | None = start
+        while link is not None and link.hash not in placed and link not in path:
+            path.append(link)
+            link = by_hash.get(link.prev_hash)
+        for link in reversed(path):
+            link.written_as = _written_as(link, placed.get(link.prev_hash))
+            link.values = None
+            placed[link.hash] = link.place
+
+
+def _mark_inserted(links: list[_Link]) -> None:
+    """Of several events written for one position, those nothing links to were inserted."""
+    linked = {link.prev_hash for link in links}
+    by_place: dict[int, list[_Link]] = {}
+    for link in links:
+        if link.written_as is not None:
+            by_place.setdefault(link.written_as, []).append(link)
+    for rivals in by_place.values():
+        if len(rivals) < 2:
+            continue
+        unlinked = [link for link in rivals if link.hash not in linked]
+        if len(unlinked) == len(rivals):  # at the head nothing links to either: keep the first
+            unlinked = unlinked[1:]
+        for link in unlinked:
+            link.inserted = True
+
+
+def _ranges(numbers: list[int]) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    for n in numbers:
+        if ranges and ranges[-1][1] == n - 1:
+            ranges[-1] = (ranges[-1][0], n)
+        else:
+            ranges.append((n, n))
+    return ranges
+
+
+def _span(first: int, last: int) -> str:
+    return f"event #{first}" if first == last else f"events #{first}–#{last}"
+
+
+def _chain_problems(links: list[_Link]) -> list[ChainProblem]:
+    problems = [
+        ChainProblem(link.seq, "edited", "the stored hash does not match the event's content")
+        for link in links
+        if link.written_as is None
+    ]
+    problems += [
+        ChainProblem(
+            link.seq,
+            "inserted",
+            f"event #{link.seq} is not part of the chain: another event written as "
+            f"#{link.written_as} is the one its successor links to",
+        )
+        for link in links
+        if link.inserted
+    ]
+    genuine = [link for link in links if not link.inserted]
+    by_place = {link.place: link for link in genuine}
+    present = sorted(by_place)
+    missing = sorted(set(range(1, present[-1] + 1)) - set(present)) if present else []
+    problems += [
+        ChainProblem(first, "deleted", f"{_span(first, last)} missing from the chain")
+        for first, last in _ranges(missing)
+    ]
+    for link in genuine:
+        predecessor = by_place.get(link.place - 1)
+        if link.place == 1 and link.prev_hash != GENESIS_HASH:
             problems.append(
-                ChainProblem(event.seq, kind, f"expected event {expected_seq}, found {event.seq}")
+                ChainProblem(link.seq, "edited", "the first event does not start the chain")
             )
-        if event_hash(event) != event.hash:
-            problems.append(
-                ChainProblem(event.seq, "edited", "stored hash does not match the event's content")
-            )
-        if event.prev_hash != prev_hash:
+        elif predecessor is not None and link.prev_hash != predecessor.hash:
             problems.append(
                 ChainProblem(
-                    event.seq, "broken_link", "prev_hash does not match the preceding event"
+                    predecessor.seq,
+                    "edited",
+                    f"event #{predecessor.seq} was rewritten and its hash recomputed: event "
+                    f"#{link.seq} still links to the original",
                 )
             )
-        expected_seq, prev_hash, last_hash = event.seq + 1, event.hash, event.hash
-    return ChainReport(count, expected_seq - 1, last_hash, tuple(problems))
+    problems += _reordered(genuine)
+    return problems
 
 
-def verify_chain(session: Session) -> ChainReport:
+def _reordered(genuine: list[_Link]) -> list[ChainProblem]:
+    """Events out of order: placed after a later event (or before an earlier one) and moved."""
+    places = [link.place for link in genuine]
+    highest_before = list(accumulate([0, *places[:-1]], max))
+    lowest_after = list(accumulate([math.inf, *reversed(places[1:])], min))[::-1]
+    return [
+        ChainProblem(
+            link.seq, "reordered", f"event stored as #{link.seq} was written as #{link.place}"
+        )
+        for i, link in enumerate(genuine)
+        if link.written_as not in (None, link.seq)
+        and (link.place < highest_before[i] or link.place > lowest_after[i])
+    ]
+
+
+def _checkpoint_problems(
+    links: list[_Link], checkpoints: Sequence[Checkpoint]
+) -> list[ChainProblem]:
+    """Compare the stored chain with the heads written to write-once storage."""
+    head_seq = links[-1].seq if links else 0
+    hash_at = {link.seq: link.hash for link in links}
+    problems = []
+    beyond = [cp for cp in checkpoints if cp.seq > head_seq]
+    if beyond:
+        latest = max(beyond, key=lambda cp: cp.seq)
+        problems.append(
+            ChainProblem(
+                head_seq + 1,
+                "tail_cut",
+                f"the checkpoint of {_format_time(latest.written_at)} records event "
+                f"#{latest.seq}, but the log ends at #{head_seq}: "
+                f"{_span(head_seq + 1, latest.seq)} were cut off",
+            )
+        )
+    differing = sorted(
+        (cp for cp in checkpoints if cp.seq <= head_seq and hash_at.get(cp.seq) != cp.hash),
+        key=lambda cp: cp.seq,
+    )
+    if differing:
+        first = differing[0]
+        later = f"; {len(differing) - 1} later checkpoints differ too" if len(differing) > 1 else ""
+        problems.append(
+            ChainProblem(
+                first.seq,
+                "rewritten_before_checkpoint",
+                f"the checkpoint of {_format_time(first.written_at)} records event #{first.seq} "
+                f"with hash {first.hash[:16]}…, the log now has "
+                f"{(hash_at.get(first.seq) or 'no such event')[:16]}…{later}",
+            )
+        )
+    return problems
+
+
+def verify_events(
+    events: Iterable[AuditEvent], checkpoints: Sequence[Checkpoint] = ()
+) -> ChainReport:
+    """Recompute the chain over events ordered by ``seq`` and name every kind of tampering.
+
+    :param checkpoints: chain heads from write-once storage; without them a cut tail (or a tail
+        rewritten from some point on) looks like a shorter, intact log.
+    """
+    links = _load_links(events)
+    _place_moved_events(links)
+    _mark_inserted(links)
+    problems = _chain_problems(links) + _checkpoint_problems(links, checkpoints)
+    problems.sort(key=lambda p: (p.seq, PROBLEM_KINDS.index(p.kind)))
+    head = links[-1] if links else None
+    return ChainReport(
+        events=len(links),
+        head_seq=head.seq if head else 0,
+        head_hash=head.hash if head else GENESIS_HASH,
+        problems=tuple(problems),
+        checkpoints=len(checkpoints),
+        last_checkpoint=max(checkpoints, key=lambda cp: cp.seq) if checkpoints else None,
+    )
+
+
+def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).yield_per(1000)
-    return verify_events(events)
+    return verify_events(events, checkpoints)
 
 
 def event_as_dict(event: AuditEvent) -> dict[str, Any]:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mimetypes
+import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
 
 from archive_service.access import LOCAL_OPERATOR, Role, create_token, list_tokens, revoke_token
+from archive_service.audit_export import export_lines
 from archive_service.config import Settings, load_settings
 from archive_service.errors import ArchiveError
-from archive_service.pipeline import Archive, RequestContext
+from archive_service.pipeline import Archive, AuditFilter, RequestContext
 from archive_service.views import iso
 
 _CLI_CONTEXT = RequestContext(actor=LOCAL_OPERATOR, client_address="cli")
@@ -96,10 +98,23 @@ def serve(runtime: _Runtime, host: str, port: int, threads: int) -> None:
 
     from archive_service import create_app
 
-    app = create_app({"ARCHIVE": runtime.archive})
+    archive = runtime.archive
+    app = create_app({"ARCHIVE": archive})
     click.echo(f"journal-archive on http://{host}:{port}/ (data in {runtime.settings.data_dir})")
     click.echo("Signing with the local TEST PKI — documents are NOT qualified.")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="journal-archive")
+    # SIGTERM (docker stop, systemd) must end waitress's loop like Ctrl-C does, so that the
+    # chain head is checkpointed below instead of the process dying mid-air.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="journal-archive")
+    finally:
+        if archive.checkpoints is not None:
+            archive.checkpoints.write_best_effort()
+        click.echo("stopped; audit chain head checkpointed", err=True)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _media_type(path: Path) -> str | None:
@@ -279,14 +294,91 @@ def audit_group() -> None:
 @pass_runtime
 @_guarded
 def audit_verify(runtime: _Runtime) -> None:
-    """Recompute the hash chain and report every break."""
+    """Recompute the hash chain, compare it with the checkpoints and report every break."""
     report = runtime.archive.verify_audit_chain()
     click.echo(f"{report.events} events, head #{report.head_seq} {report.head_hash}")
+    last = report.last_checkpoint
+    click.echo(
+        f"checkpoints: {report.checkpoints}"
+        + (f", latest at #{last.seq} ({iso(last.written_at)})" if last else "")
+    )
     for problem in report.problems:
         click.secho(f"  event {problem.seq}: {problem.kind} — {problem.message}", fg="red")
     if not report.intact:
         sys.exit(1)
     click.secho("chain intact", fg="green")
+
+
+@audit_group.command("checkpoint")
+@pass_runtime
+@_guarded
+def audit_checkpoint(runtime: _Runtime) -> None:
+    """Write the chain head to write-once storage now."""
+    checkpoint = runtime.archive.write_audit_checkpoint()
+    if checkpoint is None:
+        click.echo("the audit log is empty; nothing to checkpoint")
+        return
+    click.echo(
+        f"checkpoint at #{checkpoint.seq} {checkpoint.hash} "
+        f"({checkpoint.events} events, {iso(checkpoint.written_at)})"
+    )
+
+
+def _time_option(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+@audit_group.command("export")
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option("--since", help="Only events at or after this ISO 8601 time (UTC if no offset).")
+@click.option("--until", help="Only events before this ISO 8601 time.")
+@click.option("--document", help="Only events about this document id.")
+@click.option("--actor", help="Only events by this token id.")
+@click.option("--action", help="Only events with this action (e.g. retrieve_pdf).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output.",
+)
+@pass_runtime
+@_guarded
+def audit_export(
+    runtime: _Runtime,
+    export_format: str,
+    since: str | None,
+    until: str | None,
+    document: str | None,
+    actor: str | None,
+    action: str | None,
+    output: Path | None,
+) -> None:
+    """Export audit events as JSON Lines (exact, re-verifiable) or CSV (UTF-8)."""
+    filters = AuditFilter(
+        document_id=document,
+        actor=actor,
+        action=action,
+        since=_time_option(since),
+        until=_time_option(until),
+    )
+    events = runtime.archive.export_audit_events(filters, _CLI_CONTEXT)
+    with output.open("wb") if output else nullcontext(sys.stdout.buffer) as sink:
+        for line in export_lines(events, export_format):
+            sink.write(line)
+    if output:
+        click.echo(f"wrote {output}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m archive_service.cli`

@@ -55,6 +55,11 @@ class Settings:
     render_in_process: bool = False
     #: Page size for list endpoints.
     page_size: int = 50
+    #: Write the audit chain head to the object store every this many events (0 = only on
+    #: shutdown and on demand).
+    audit_checkpoint_every: int = 1000
+    #: Years each audit checkpoint object is retained (locked) in the object store.
+    audit_checkpoint_retention_years: int = 10
 
     @property
     def resolved_database_url(self) -> str:

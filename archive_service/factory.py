@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archive_service.audit_checkpoints import AuditCheckpoints
 from archive_service.config import Settings
 from archive_service.db import create_db_engine, create_schema, create_session_factory
 from archive_service.pipeline import Archive
@@ -25,8 +26,9 @@ def build_archive(settings: Settings) -> Archive:
     store = open_object_store(settings.resolved_storage_url)
     store.check()
     pki = load_test_pki(settings)
+    sessions = create_session_factory(engine)
     return Archive(
-        sessions=create_session_factory(engine),
+        sessions=sessions,
         store=store,
         renderer=TypstRenderer(in_process=settings.render_in_process),
         signer=pki.signer(level=settings.signature_level),
@@ -36,4 +38,10 @@ def build_archive(settings: Settings) -> Archive:
         require_purpose=settings.require_purpose,
         page_size=settings.page_size,
         test_pki=True,
+        checkpoints=AuditCheckpoints(
+            store,
+            sessions,
+            every=settings.audit_checkpoint_every,
+            retention_years=settings.audit_checkpoint_retention_years,
+        ),
     )

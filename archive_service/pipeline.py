@@ -18,15 +18,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from archive_service import audit
 from archive_service.access import READERS, UPLOADERS, Actor, Role
+from archive_service.audit_checkpoints import AuditCheckpoints
 from archive_service.db import AuditEvent, Document, DocumentVersion, Institution
 from archive_service.errors import (
     ArchiveError,
@@ -129,6 +130,8 @@ class Archive:
     before_record: Callable[[], None] = field(default=lambda: None)
     #: Receives (stage, seconds) for parse/render/sign/store/record (the benchmark listens).
     on_stage: Callable[[str, float], None] | None = None
+    #: Chain heads in write-once storage; None only where no store should receive them.
+    checkpoints: AuditCheckpoints | None = None
 
     @contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -319,7 +322,7 @@ class Archive:
                 session.add(version)
                 session.flush()
                 detail = {"source_sha256": version.source_sha256, "object_key": version.object_key}
-                audit.append_event(
+                event = audit.append_event(
                     session,
                     self._event(
                         ctx,
@@ -346,6 +349,7 @@ class Archive:
             raise ServiceUnavailable(
                 "The database is unavailable; the document was not recorded. Upload again later."
             ) from exc
+        self._after_append(event)
         return IngestResult(view, view["versions"][-1], True)
 
     def _put_once(
@@ -591,9 +595,13 @@ class Archive:
 
     # ------------------------------------------------------------------ audit
 
-    def audit_events(self, filters: AuditFilter, ctx: RequestContext) -> list[dict[str, Any]]:
+    @staticmethod
+    def _require_audit_reader(ctx: RequestContext) -> None:
         if ctx.actor.role is not Role.ADMIN:
             raise Forbidden("Only admin tokens may read the audit log.")
+
+    @staticmethod
+    def _audit_query(filters: AuditFilter) -> Select[tuple[AuditEvent]]:
         query = select(AuditEvent).where(AuditEvent.seq > filters.after_seq)
         if filters.document_id:
             query = query.where(AuditEvent.document_id == filters.document_id)
@@ -605,15 +613,89 @@ class Archive:
             query = query.where(AuditEvent.occurred_at >= filters.since)
         if filters.until:
             query = query.where(AuditEvent.occurred_at < filters.until)
+        return query
+
+    def audit_events(self, filters: AuditFilter, ctx: RequestContext) -> list[dict[str, Any]]:
+        self._require_audit_reader(ctx)
+        query = self._audit_query(filters)
         with self.sessions() as session:
             events = session.scalars(
                 query.order_by(AuditEvent.seq).limit(max(1, min(filters.limit, 1000)))
             ).all()
             return [audit.event_as_dict(e) for e in events]
 
+    def export_audit_events(
+        self, filters: AuditFilter, ctx: RequestContext
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching event up to the current head, in chain order, read page by page.
+
+        The export is itself recorded before anything is returned. Each page is read in its own
+        short session: an SQLite session holds the write lock, and a slow reader of a long export
+        must not stall every audited request meanwhile.
+        """
+        self._require_audit_reader(ctx)
+        detail = {k: str(v) for k, v in vars(filters).items() if v and k != "limit"}
+        head = self._record(ctx, "audit_export", "ok", None, None, None, detail)
+        query = self._audit_query(filters).where(AuditEvent.seq <= head.seq)
+        return self._pages(query, filters.after_seq)
+
+    def _pages(
+        self, query: Select[tuple[AuditEvent]], after_seq: int, page_size: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        while True:
+            with self.sessions() as session:
+                page = [
+                    audit.event_as_dict(e)
+                    for e in session.scalars(
+                        query.where(AuditEvent.seq > after_seq)
+                        .order_by(AuditEvent.seq)
+                        .limit(page_size)
+                    )
+                ]
+            if not page:
+                return
+            yield from page
+            after_seq = page[-1]["seq"]
+
     def verify_audit_chain(self) -> audit.ChainReport:
+        """Recompute the chain and compare it with every checkpoint in write-once storage.
+
+        Checkpoints are read first, so one written meanwhile cannot look like a cut tail.
+        """
+        checkpoints: list[audit.Checkpoint] = []
+        unreadable: list[audit.ChainProblem] = []
+        if self.checkpoints is not None:
+            checkpoints, unreadable = self.checkpoints.read_all()
         with self.sessions() as session:
-            return audit.verify_chain(session)
+            report = audit.verify_chain(session, checkpoints)
+        if not unreadable:
+            return report
+        problems = tuple(sorted((*report.problems, *unreadable), key=lambda p: p.seq))
+        return replace(report, problems=problems)
+
+    def write_audit_checkpoint(self) -> audit.Checkpoint | None:
+        """Checkpoint the chain head now (None while the log is empty)."""
+        if self.checkpoints is None:
+            raise ServiceUnavailable("No object store is configured for audit checkpoints.")
+        return self.checkpoints.write()
+
+    def record_unauthenticated(
+        self, client_address: str | None, token_id: str | None, detail: dict[str, Any]
+    ) -> None:
+        """Record a request refused for want of a valid token: one small insert, best effort.
+
+        :param token_id: the public id part of a presented token, only if it is well formed;
+            never the secret or the raw header.
+        """
+        data = audit.EventData(
+            action="authenticate",
+            outcome="denied",
+            actor_token_id=token_id,
+            client_address=client_address,
+            detail=detail,
+        )
+        with suppress(ServiceUnavailable):
+            self._commit_event(data)
 
     def record(
         self, ctx: RequestContext, action: str, outcome: str, detail: dict[str, Any] | None = None
@@ -656,19 +738,28 @@ class Archive:
         version: int | None,
         sha256: str | None,
         detail: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> AuditEvent:
         """Commit one audit event or fail loudly: callers must not proceed without it."""
+        return self._commit_event(
+            self._event(ctx, action, outcome, document_id, version, sha256, detail)
+        )
+
+    def _commit_event(self, data: audit.EventData) -> AuditEvent:
         try:
             with self.sessions.begin() as session:
-                audit.append_event(
-                    session, self._event(ctx, action, outcome, document_id, version, sha256, detail)
-                )
+                event = audit.append_event(session, data)
         except SQLAlchemyError as exc:
-            log.error("audit event %s/%s could not be written: %s", action, outcome, exc)
+            log.error("audit event %s/%s could not be written: %s", data.action, data.outcome, exc)
             raise ServiceUnavailable(
                 "The audit log cannot be written, so the request was refused and nothing was "
                 "sent. Try again later; if it persists, tell the archive's administrator."
             ) from exc
+        self._after_append(event)
+        return event
+
+    def _after_append(self, event: AuditEvent) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.after_append(event.seq, event.hash)
 
     def _record_best_effort(
         self,

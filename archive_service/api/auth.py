@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
 
-from archive_service.access import authenticate
+from archive_service.access import authenticate, presented_token_id
 from archive_service.errors import Unauthorized
 from archive_service.pipeline import Archive, RequestContext
 
@@ -48,14 +48,32 @@ def context() -> RequestContext:
     return cast(RequestContext, g.archive_context)
 
 
+def _record_refusal(token: str | None) -> None:
+    """Audit a 401 with what the request asked for, and at most the token's public id."""
+    archive().record_unauthenticated(
+        request.remote_addr,
+        presented_token_id(token) if token else None,
+        {
+            "method": request.method,
+            "path": request.path[:200],
+            "reason": "invalid_token" if token else "no_token",
+        },
+    )
+
+
 def authenticated(view: F) -> F:
     """Require a valid bearer token; role and scope checks happen in the pipeline."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = _bearer_token()
-        with archive().sessions() as session:
-            actor = authenticate(session, token)
+        token: str | None = None
+        try:
+            token = _bearer_token()
+            with archive().sessions() as session:
+                actor = authenticate(session, token)
+        except Unauthorized:
+            _record_refusal(token)
+            raise
         g.archive_context = RequestContext(
             actor=actor, client_address=request.remote_addr, purpose=_purpose()
         )
