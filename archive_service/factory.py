@@ -6,7 +6,12 @@ from pathlib import Path
 
 from archive_service.audit_checkpoints import AuditCheckpoints
 from archive_service.config import Settings
-from archive_service.db import create_db_engine, create_schema, create_session_factory
+from archive_service.db import (
+    create_db_engine,
+    create_read_session_factory,
+    create_schema,
+    create_session_factory,
+)
 from archive_service.pipeline import Archive
 from archive_service.render import TypstRenderer
 from archive_service.signing import TestPki
@@ -29,6 +34,7 @@ def build_archive(settings: Settings) -> Archive:
     sessions = create_session_factory(engine)
     return Archive(
         sessions=sessions,
+        read_sessions=create_read_session_factory(engine),
         store=store,
         renderer=TypstRenderer(in_process=settings.render_in_process),
         signer=pki.signer(level=settings.signature_level),

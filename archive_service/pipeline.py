@@ -114,6 +114,7 @@ class AuditFilter:
 class Archive:
     """The archive's use cases over injected backends (chosen by configuration elsewhere)."""
 
+    #: Sessions that write (on SQLite they take the write lock when they begin).
     sessions: sessionmaker[Session]
     store: ObjectStore
     renderer: JournalRenderer
@@ -130,6 +131,13 @@ class Archive:
     before_record: Callable[[], None] = field(default=lambda: None)
     #: Receives (stage, seconds) for parse/render/sign/store/record (the benchmark listens).
     on_stage: Callable[[str, float], None] | None = None
+    #: Sessions that only read (no write lock on SQLite); defaults to ``sessions``.
+    read_sessions: sessionmaker[Session] | None = None
+
+    @property
+    def reader(self) -> sessionmaker[Session]:
+        return self.read_sessions or self.sessions
+
     #: Chain heads in write-once storage; None only where no store should receive them.
     checkpoints: AuditCheckpoints | None = None
 
@@ -208,7 +216,7 @@ class Archive:
 
     def _plan_version(self, journal: Journal, source_sha256: str) -> IngestResult | tuple[str, int]:
         """Either the already archived version of these bytes, or (document id, next number)."""
-        with self.sessions() as session:
+        with self.reader() as session:
             document = self._find_document(session, journal)
             if document is None:
                 return str(uuid.uuid4()), 1
@@ -415,7 +423,7 @@ class Archive:
         Anything else is NotFound, recorded only after the read session is closed: SQLite
         sessions hold the write lock, and the audit append needs it.
         """
-        with self.sessions() as session:
+        with self.reader() as session:
             document = session.get(Document, document_id, options=[selectinload(Document.versions)])
             visible = document is not None and ctx.actor.in_scope(document.institution.edrpou)
         if not visible or document is None:
@@ -573,7 +581,7 @@ class Archive:
             query = query.where(Document.school_year == filters.school_year)
         if filters.class_name:
             query = query.where(Document.class_name == filters.class_name)
-        with self.sessions() as session:
+        with self.reader() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             documents = session.scalars(
                 query.options(selectinload(Document.versions))
@@ -618,7 +626,7 @@ class Archive:
     def audit_events(self, filters: AuditFilter, ctx: RequestContext) -> list[dict[str, Any]]:
         self._require_audit_reader(ctx)
         query = self._audit_query(filters)
-        with self.sessions() as session:
+        with self.reader() as session:
             events = session.scalars(
                 query.order_by(AuditEvent.seq).limit(max(1, min(filters.limit, 1000)))
             ).all()
@@ -643,7 +651,7 @@ class Archive:
         self, query: Select[tuple[AuditEvent]], after_seq: int, page_size: int = 500
     ) -> Iterator[dict[str, Any]]:
         while True:
-            with self.sessions() as session:
+            with self.reader() as session:
                 page = [
                     audit.event_as_dict(e)
                     for e in session.scalars(
@@ -666,7 +674,7 @@ class Archive:
         unreadable: list[audit.ChainProblem] = []
         if self.checkpoints is not None:
             checkpoints, unreadable = self.checkpoints.read_all()
-        with self.sessions() as session:
+        with self.reader() as session:
             report = audit.verify_chain(session, checkpoints)
         if not unreadable:
             return report

@@ -69,7 +69,7 @@ def authenticated(view: F) -> F:
         token: str | None = None
         try:
             token = _bearer_token()
-            with archive().sessions() as session:
+            with archive().reader() as session:
                 actor = authenticate(session, token)
         except Unauthorized:
             _record_refusal(token)

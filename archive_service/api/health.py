@@ -16,7 +16,7 @@ def healthz():  # type: ignore[no-untyped-def]
     """Ready when the database answers and the store is usable."""
     checks: dict[str, str] = {}
     try:
-        with archive().sessions() as session:
+        with archive().reader() as session:
             session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:

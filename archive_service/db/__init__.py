@@ -9,7 +9,12 @@ from archive_service.db.models import (
     Institution,
     utcnow,
 )
-from archive_service.db.session import create_db_engine, create_schema, create_session_factory
+from archive_service.db.session import (
+    create_db_engine,
+    create_read_session_factory,
+    create_schema,
+    create_session_factory,
+)
 
 __all__ = [
     "ApiToken",
@@ -19,6 +24,7 @@ __all__ = [
     "DocumentVersion",
     "Institution",
     "create_db_engine",
+    "create_read_session_factory",
     "create_schema",
     "create_session_factory",
     "utcnow",

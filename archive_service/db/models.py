@@ -45,9 +45,7 @@ class Document(Base):
     """One archival document: a class's journal of one school year (all its versions)."""
 
     __tablename__ = "documents"
-    __table_args__ = (
-        UniqueConstraint("institution_id", "school_year", "class_name", "kind"),
-    )
+    __table_args__ = (UniqueConstraint("institution_id", "school_year", "class_name", "kind"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)

@@ -10,13 +10,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from archive_service.db.models import Base
 
+#: Execution option marking connections that only read.
+_READ_ONLY = "archive_read_only"
+
 
 def _make_sqlite_serializable(engine: Engine) -> None:
     """Make every SQLite transaction take the write lock when it starts.
 
     pysqlite opens transactions lazily and upgrades read locks to write locks later, which is
     where concurrent writers deadlock ("database is locked"). ``BEGIN IMMEDIATE`` serialises
-    writers up front; WAL keeps readers of committed data unblocked.
+    writers up front; WAL keeps readers of committed data unblocked. Sessions from
+    :func:`create_read_session_factory` only read, so they begin a plain (deferred) transaction
+    and never queue behind writers for the lock.
     """
 
     @event.listens_for(engine, "connect")
@@ -31,7 +36,8 @@ def _make_sqlite_serializable(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -48,6 +54,11 @@ def create_db_engine(url: str) -> Engine:
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def create_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reading only: on SQLite they take no write lock (see above)."""
+    return sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
 
 
 def create_schema(engine: Engine) -> None:
