@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -133,6 +134,8 @@ class Archive:
     on_stage: Callable[[str, float], None] | None = None
     #: Sessions that only read (no write lock on SQLite); defaults to ``sessions``.
     read_sessions: sessionmaker[Session] | None = None
+
+    _audit_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def reader(self) -> sessionmaker[Session]:
@@ -754,7 +757,9 @@ class Archive:
 
     def _commit_event(self, data: audit.EventData) -> AuditEvent:
         try:
-            with self.sessions.begin() as session:
+            # Threads of this process queue here rather than in SQLite's busy handler, whose
+            # growing sleeps made the latency tail; other processes still meet the DB lock.
+            with self._audit_lock, self.sessions.begin() as session:
                 event = audit.append_event(session, data)
         except SQLAlchemyError as exc:
             log.error("audit event %s/%s could not be written: %s", data.action, data.outcome, exc)
