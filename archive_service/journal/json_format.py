@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -45,7 +46,7 @@ class JsonFormat:
             reason = f"the text is not UTF-8 (byte {exc.start}): send JSON in UTF-8"
             raise _malformed(reason) from exc
         try:
-            return json.loads(
+            document = json.loads(
                 text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
             )
         except json.JSONDecodeError as exc:
@@ -54,6 +55,8 @@ class JsonFormat:
             raise _malformed(f"{exc.msg} at line {exc.lineno}, column {exc.colno}{hint}") from exc
         except (ValueError, RecursionError) as exc:  # duplicate keys, NaN, huge numbers, nesting
             raise _malformed(str(exc) or type(exc).__name__) from exc
+        _refuse_unstorable_text(document)
+        return document
 
     def format_version(self, document: Any) -> object:
         source = document.get("source") if isinstance(document, dict) else None
@@ -83,6 +86,32 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"the key {quote(key)} appears twice in one object")
         result[key] = value
     return result
+
+
+#: Characters XML 1.0 cannot carry and UTF-8 cannot encode (lone surrogates from ``\ud800``
+#: escapes): refused so a JSON export says nothing its XML twin could not, and nothing that
+#: breaks rendering or the database later.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _refuse_unstorable_text(document: Any) -> None:
+    """Refuse the first string (key or value) holding an unstorable character."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                stack.append(((*path, key), key))
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+        elif isinstance(value, str) and (bad := _UNSTORABLE.search(value)):
+            message = (
+                f"The text contains the character U+{ord(bad.group()):04X}, which a journal "
+                "cannot hold (control character or unpaired surrogate); remove it."
+            )
+            pointer = json_pointer(Location(path))
+            raise MalformedInput(message, [ErrorDetail(pointer, message)])
 
 
 def _refuse_constant(name: str) -> Any:

@@ -77,3 +77,22 @@ def test_schema_messages_say_what_is_expected(
     assert detail.path == path
     for fragment in fragments:
         assert fragment in detail.message
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\u0000", "\\u001b", "\\uffff"])
+def test_text_no_journal_can_hold_is_refused_with_its_path(
+    export_7b: dict[str, Any], escape: str
+) -> None:
+    """Unpaired surrogates and control characters would break UTF-8, XML and the database."""
+    name = export_7b["pupils"][1]["full_name"]
+    export_7b["pupils"][1]["full_name"] = "PLACEHOLDER"
+    data = to_json(export_7b).replace(b"PLACEHOLDER", f"{name} {escape}".encode())
+    with pytest.raises(MalformedInput) as caught:
+        parse_export(data, "application/json")
+    assert [d.path for d in caught.value.details] == ["/pupils/1/full_name"]
+
+
+def test_tabs_and_line_breaks_stay_allowed(export_7b: dict[str, Any]) -> None:
+    export_7b["subjects"][0]["lessons"][0]["homework"] = "§ 3,\tвправа 5\nі повторити ґ"
+    journal = parse_export(to_json(export_7b), "application/json").journal
+    assert journal.subjects[0].lessons[0].homework == "§ 3,\tвправа 5\nі повторити ґ"
