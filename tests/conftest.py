@@ -106,6 +106,19 @@ def tokens(archive: Archive) -> Tokens:
     return Tokens(**made)
 
 
+@pytest.fixture
+def archived(client: FlaskClient, tokens: Tokens) -> dict:
+    """The example journal, uploaded by the archivist: the upload's JSON answer."""
+    response = client.post(
+        "/api/v1/journals",
+        data=(EXAMPLES / "journal-7b.json").read_bytes(),
+        content_type="application/json",
+        headers=Tokens.header(tokens.archivist),
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

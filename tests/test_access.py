@@ -28,15 +28,8 @@ ROLES = ["archivist", "job", "inspector", "admin", "inspector_other", "archivist
 
 
 @pytest.fixture
-def document_id(client: FlaskClient, tokens: Tokens) -> str:
-    response = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
-    assert response.status_code == 201
-    return response.get_json()["document_id"]
+def document_id(archived: dict) -> str:
+    return archived["document_id"]
 
 
 def _call(client: FlaskClient, method: str, path: str, headers: dict[str, str]):

@@ -18,21 +18,10 @@ from tests.conftest import EXAMPLES, Tokens
 JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
 
 
-def _upload(client: FlaskClient, tokens: Tokens) -> dict:
-    response = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
-    assert response.status_code == 201
-    return response.get_json()
-
-
 def test_retrieval_fails_when_the_audit_event_cannot_be_written(
-    client: FlaskClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, tokens: Tokens, archived: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    document_id = _upload(client, tokens)["document_id"]
+    document_id = archived["document_id"]
     real_append = audit.append_event
 
     def failing_append(session, data):  # type: ignore[no-untyped-def]
@@ -61,9 +50,9 @@ def _stored_file(archive: Archive, key: str) -> Path:
 
 
 def test_tampered_object_is_never_served(
-    client: FlaskClient, tokens: Tokens, archive: Archive
+    client: FlaskClient, tokens: Tokens, archive: Archive, archived: dict
 ) -> None:
-    body = _upload(client, tokens)
+    body = archived
     with archive.sessions() as session:
         key = session.scalar(select(DocumentVersion.object_key))
     path = _stored_file(archive, key)
