@@ -1,4 +1,4 @@
-"""Journal model → archival PDF/A-3u with the original export embedded.
+"""Journal model → archival PDF/A: A-3u with the original export embedded, or A-1b.
 
 The pipeline depends only on :class:`JournalRenderer`; :class:`TypstRenderer` is the
 implementation, rendering in recycled worker processes.
@@ -7,6 +7,8 @@ implementation, rendering in recycled worker processes.
 from archive_service.render.collation import ukrainian_sort_key
 from archive_service.render.document import (
     PDF_PROFILE,
+    PDF_PROFILE_A1B,
+    PDF_PROFILES,
     DocumentInfo,
     JournalRenderer,
     RenderedDocument,
@@ -18,6 +20,8 @@ from archive_service.render.worker import WorkerReport
 
 __all__ = [
     "PDF_PROFILE",
+    "PDF_PROFILES",
+    "PDF_PROFILE_A1B",
     "DocumentInfo",
     "JournalRenderer",
     "RenderError",

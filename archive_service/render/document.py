@@ -8,8 +8,13 @@ from typing import Protocol
 from archive_service.errors import ArchiveError
 from archive_service.journal.model import Journal
 
-#: The PDF profile every renderer must produce: archival, Unicode text, attachments allowed.
+#: The default profile: archival, Unicode text, the original export embedded as evidence.
 PDF_PROFILE = "PDF/A-3u"
+#: For institutions that follow the national rule for long-term documents (PDF/A-1). PDF/A-1
+#: forbids embedded files, so the title page prints the export's SHA-256 instead.
+PDF_PROFILE_A1B = "PDF/A-1b"
+#: Every profile a renderer must be able to produce.
+PDF_PROFILES = (PDF_PROFILE, PDF_PROFILE_A1B)
 
 
 @dataclass(frozen=True)
@@ -34,12 +39,20 @@ class DocumentInfo:
     test_pki: bool
     #: Ukrainian instructions on how to verify the signature, chosen by the caller.
     verification_note: str
+    #: One of :data:`PDF_PROFILES`, chosen per institution. It travels with the document rather
+    #: than configuring the renderer so that one renderer (one worker pool) serves every
+    #: institution, whatever rule each follows.
+    profile: str = PDF_PROFILE
+
+    def __post_init__(self) -> None:
+        if self.profile not in PDF_PROFILES:
+            raise ValueError(f"unknown PDF profile {self.profile!r}; expected {PDF_PROFILES}")
 
 
 @dataclass(frozen=True)
 class RenderedDocument:
     pdf: bytes
-    #: Always :data:`PDF_PROFILE`; recorded with the archived version.
+    #: The profile produced (:attr:`DocumentInfo.profile`); recorded with the archived version.
     profile: str
     #: Engine and version, e.g. ``typst 0.15.2``; recorded for provenance.
     renderer: str

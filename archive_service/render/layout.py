@@ -45,11 +45,16 @@ TEST_NOTICE = (
 
 @dataclass(frozen=True)
 class AttachmentFacts:
-    """What the title page and the embedding need to know about the attached export."""
+    """What the title page and the embedding need to know about the original export."""
 
     #: File name inside the Typst root and inside the PDF.
     path: str
     media_type: str
+    #: Hex SHA-256 of the export's bytes; printed when the export cannot be embedded.
+    sha256: str
+    #: False for profiles that forbid embedded files (PDF/A-1b): the export is then kept beside
+    #: the document in the archive, and the printed hash ties the two together.
+    embedded: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,9 @@ def build_layout(journal: Journal, attachment: AttachmentFacts, info: DocumentIn
             "path": attachment.path,
             "mime": attachment.media_type,
             "description": _attachment_description(attachment),
-        },
+        }
+        if attachment.embedded
+        else None,
         "title_page": _title_page(journal, attachment, info),
         "pupils": flat_table([p.number, p.pupil.full_name] for p in roster),
         "legend": labels.LESSON_KIND_LEGEND,
@@ -153,7 +160,11 @@ def _title_page(journal: Journal, attachment: AttachmentFacts, info: DocumentInf
         (
             "Формат експорту",
             f"{_format_name(attachment.media_type)}, версія формату {source.format_version}; "
-            f"оригінальний файл «{attachment.path}» вкладено в цей PDF",
+            + (
+                f"оригінальний файл «{attachment.path}» вкладено в цей PDF"
+                if attachment.embedded
+                else f"оригінальний файл «{attachment.path}» ({attachment.media_type})"
+            ),
         ),
         ("Ідентифікатор документа", info.document_id),
         ("Версія документа", str(info.version)),
@@ -164,6 +175,19 @@ def _title_page(journal: Journal, attachment: AttachmentFacts, info: DocumentInf
         "rows": [list(row) for row in rows],
         "verification_note": [p for p in info.verification_note.splitlines() if p.strip()],
         "test_notice": TEST_NOTICE if info.test_pki else None,
+        "source_hash": None if attachment.embedded else _source_hash_note(attachment),
+    }
+
+
+def _source_hash_note(attachment: AttachmentFacts) -> JSON:
+    """The link to the export for a profile that cannot embed it: where it is, and its hash."""
+    return {
+        "text": (
+            f"Оригінальний експорт (файл «{attachment.path}», {attachment.media_type}), з якого "
+            "створено цей документ, зберігається в архіві разом із ним без змін; його контрольна "
+            "сума SHA-256 збігається з наведеною нижче."
+        ),
+        "sha256": attachment.sha256,
     }
 
 

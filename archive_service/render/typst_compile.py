@@ -1,16 +1,18 @@
-"""One journal → one PDF/A-3u, in the calling process.
+"""One journal → one PDF/A (A-3u or A-1b), in the calling process.
 
 Each compilation gets a private temporary directory as the Typst root holding nothing but the
-export file to embed, so the template can read no other file and the attachment is the
-caller's bytes exactly. Journal data travels as JSON in ``sys.inputs``; it is never spliced
-into markup. Any Typst warning fails the render: a warning usually means a missing font or
-glyph, and a PDF/A without its text is worse than no document.
+export file to embed (nothing at all for A-1b, which cannot embed files), so the template can
+read no other file and the attachment is the caller's bytes exactly. Journal data travels as
+JSON in ``sys.inputs``; it is never spliced into markup. Any Typst warning fails the render: a
+warning usually means a missing font or glyph, and a PDF/A without its text is worse than no
+document.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import re
 import tempfile
@@ -19,15 +21,23 @@ from pathlib import Path, PurePosixPath
 import typst
 
 from archive_service.journal.model import Journal
-from archive_service.render.document import DocumentInfo, RenderError, SourceAttachment
+from archive_service.render.document import (
+    PDF_PROFILE,
+    PDF_PROFILE_A1B,
+    DocumentInfo,
+    RenderError,
+    SourceAttachment,
+)
 from archive_service.render.layout import AttachmentFacts, build_layout
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 FONT_DIR = PACKAGE_DIR / "fonts"
 TEMPLATE_PATH = PACKAGE_DIR / "templates" / "journal.typ"
 
-#: ``typst.compile`` profile name for :data:`archive_service.render.document.PDF_PROFILE`.
-TYPST_PDF_STANDARD = "a-3u"
+#: ``typst.compile`` standard for each profile of :data:`archive_service.render.PDF_PROFILES`.
+TYPST_PDF_STANDARDS = {PDF_PROFILE: "a-3u", PDF_PROFILE_A1B: "a-1b"}
+#: Profiles that can carry the original export inside the PDF (PDF/A-1 forbids embedded files).
+EMBEDDING_PROFILES = frozenset({PDF_PROFILE})
 RENDERER_NAME = f"typst {typst.__version__}"
 
 _SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -68,10 +78,15 @@ def _describe(diagnostic: typst.TypstError | typst.TypstWarning) -> str:
 def compile_journal_pdf(journal: Journal, source: SourceAttachment, info: DocumentInfo) -> bytes:
     """Render in this process; raises :class:`RenderError` on any Typst error or warning."""
     filename = attachment_filename(source)
-    layout = build_layout(journal, AttachmentFacts(filename, source.media_type), info)
+    embedded = info.profile in EMBEDDING_PROFILES
+    facts = AttachmentFacts(
+        filename, source.media_type, hashlib.sha256(source.data).hexdigest(), embedded
+    )
+    layout = build_layout(journal, facts, info)
     layout_json = json.dumps(layout, ensure_ascii=False, separators=(",", ":"))
     with tempfile.TemporaryDirectory(prefix="journal-render-") as root:
-        (Path(root) / filename).write_bytes(source.data)
+        if embedded:
+            (Path(root) / filename).write_bytes(source.data)
         try:
             pdf, warnings = typst.compile_with_warnings(
                 _template_source(),
@@ -79,7 +94,7 @@ def compile_journal_pdf(journal: Journal, source: SourceAttachment, info: Docume
                 font_paths=[str(FONT_DIR)],
                 ignore_system_fonts=True,
                 sys_inputs={"layout": layout_json},
-                pdf_standards=[TYPST_PDF_STANDARD],
+                pdf_standards=[TYPST_PDF_STANDARDS[info.profile]],
                 timestamp=creation_timestamp(journal),
                 pdf_tags=False,
             )

@@ -11,7 +11,6 @@ from types import TracebackType
 
 from archive_service.journal.model import Journal
 from archive_service.render.document import (
-    PDF_PROFILE,
     DocumentInfo,
     RenderedDocument,
     RenderError,
@@ -24,7 +23,7 @@ RenderJob = Callable[[Journal, SourceAttachment, DocumentInfo], RenderJobResult]
 
 
 class TypstRenderer:
-    """Renders journals to PDF/A-3u with Typst.
+    """Renders journals to PDF/A with Typst, in the profile each :class:`DocumentInfo` names.
 
     :param jobs_per_worker: renders before the worker process is replaced. Each Typst compile
         leaves a few hundred megabytes cached in the process and later compiles get slower;
@@ -64,7 +63,7 @@ class TypstRenderer:
     ) -> RenderedDocument:
         result = self._run(journal, source, info)
         self._last_report = result.report
-        return RenderedDocument(pdf=result.pdf, profile=PDF_PROFILE, renderer=RENDERER_NAME)
+        return RenderedDocument(pdf=result.pdf, profile=info.profile, renderer=RENDERER_NAME)
 
     def _run(
         self, journal: Journal, source: SourceAttachment, info: DocumentInfo

@@ -17,6 +17,10 @@ Three things pyHanko does on an incremental update would break the renderer's PD
   (ISO 19005-3, 6.1.9) wants every ``obj`` line to start after an EOL. One EOL after ``%%EOF`` is
   allowed (6.1.3), so the writer adds it before the update; the original bytes stay a prefix.
 
+* an invisible signature's widget gets no appearance dictionary. PDF/A-2 and -3 excuse a
+  widget with a zero-size ``/Rect``, but PDF/A-1 (ISO 19005-1, 6.9) wants an appearance for
+  every form field, so each new widget without one gets an empty ``/N`` appearance stream.
+
 The hooks are pyHanko's ``_update_meta`` (internal; the maintainer points to overriding it for
 this purpose in pyHanko issue #223), ``ensure_output_version`` and ``register_extension``.
 ``tests/signing`` checks the metadata, ID and version survive signing, so an upgrade that moves
@@ -27,10 +31,12 @@ from __future__ import annotations
 
 from io import BytesIO
 
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import parse_catalog_version
-from pyhanko.pdf_utils.writer import DeveloperExtension
+from pyhanko.pdf_utils.writer import DeveloperExtension, ObjectStream
 
 from archive_service.signing.errors import UnreadablePdf
 
@@ -44,6 +50,34 @@ class ArchivalIncrementalWriter(IncrementalPdfFileWriter):
     def ensure_output_version(self, version: tuple[int, int]) -> None:
         if version <= self.prev.input_version:
             super().ensure_output_version(version)
+
+    def add_object(
+        self,
+        obj: generic.PdfObject,
+        obj_stream: ObjectStream | None = None,
+        idnum: int | None = None,
+    ) -> generic.IndirectObject:
+        if (
+            isinstance(obj, generic.DictionaryObject)
+            and obj.get("/Subtype") == "/Widget"
+            and "/AP" not in obj
+        ):
+            obj[pdf_name("/AP")] = generic.DictionaryObject(
+                {pdf_name("/N"): self._empty_appearance()}
+            )
+        return super().add_object(obj, obj_stream, idnum)
+
+    def _empty_appearance(self) -> generic.IndirectObject:
+        """A form XObject that draws nothing: the look of an invisible signature."""
+        stream = generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): generic.ArrayObject([generic.NumberObject(0)] * 4),
+            },
+            stream_data=b"",
+        )
+        return super().add_object(stream)
 
     def register_extension(self, ext: DeveloperExtension) -> None:
         base_version = parse_catalog_version(ext.base_version)

@@ -17,7 +17,8 @@ from archive_service.render.layout import (
 
 from .journal_factory import full_year_journal, tiny_journal
 
-ATTACHMENT = AttachmentFacts("journal.json", "application/json")
+SHA256 = "2226361acb4bbf15ea4648b6ff3b57e6bdb4333a58927dd6ccb575dceb6bda69"
+ATTACHMENT = AttachmentFacts("journal.json", "application/json", SHA256)
 INFO = DocumentInfo("doc-1", 3, test_pki=False, verification_note="Крок 1.\n\nКрок 2.")
 
 
@@ -143,3 +144,21 @@ def test_title_page_and_metadata() -> None:
     assert build_layout(tiny_journal(), ATTACHMENT, test_info)["title_page"]["test_notice"] == (
         TEST_NOTICE
     )
+
+
+def test_embedded_export_is_attached_and_not_hashed_on_the_title_page() -> None:
+    layout = build_layout(tiny_journal(), ATTACHMENT, INFO)
+    assert layout["attachment"]["path"] == "journal.json"
+    assert layout["title_page"]["source_hash"] is None
+
+
+def test_export_that_cannot_be_embedded_is_identified_by_its_hash() -> None:
+    kept_aside = dataclasses.replace(ATTACHMENT, embedded=False)
+    layout = build_layout(tiny_journal(), kept_aside, INFO)
+    assert layout["attachment"] is None
+    note = layout["title_page"]["source_hash"]
+    assert note["sha256"] == SHA256
+    assert "«journal.json», application/json" in note["text"]
+    assert "зберігається в архіві" in note["text"]
+    rows = dict(map(tuple, layout["title_page"]["rows"]))
+    assert "вкладено" not in rows["Формат експорту"]

@@ -1,8 +1,10 @@
-"""The rendered PDF: PDF/A-3u identification, the embedded export, fonts, and exact text."""
+"""The rendered PDF: PDF/A identification per profile, the embedded export or its hash, fonts,
+the table of contents, and exact text."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import re
@@ -16,6 +18,7 @@ import pytest
 from archive_service.journal.model import Journal
 from archive_service.render import (
     PDF_PROFILE,
+    PDF_PROFILE_A1B,
     DocumentInfo,
     RenderedDocument,
     RenderError,
@@ -89,6 +92,71 @@ def test_result_names_profile_and_renderer(tiny: RenderedDocument) -> None:
     assert tiny.pdf.startswith(b"%PDF-")
     assert tiny.profile == PDF_PROFILE == "PDF/A-3u"
     assert re.fullmatch(r"typst \d+\.\d+\.\d+", tiny.renderer)
+
+
+@pytest.fixture(scope="module")
+def tiny_a1b(renderer: TypstRenderer) -> RenderedDocument:
+    info = dataclasses.replace(INFO, profile=PDF_PROFILE_A1B)
+    return renderer.render(tiny_journal(), SOURCE, info)
+
+
+def test_unknown_profile_is_refused() -> None:
+    with pytest.raises(ValueError, match="PDF/A-2b"):
+        dataclasses.replace(INFO, profile="PDF/A-2b")
+
+
+def test_a1b_is_identified_as_pdf_a_1b(tiny_a1b: RenderedDocument) -> None:
+    assert tiny_a1b.profile == PDF_PROFILE_A1B == "PDF/A-1b"
+    assert tiny_a1b.pdf.startswith(b"%PDF-1.4")
+    reader = pypdf.PdfReader(io.BytesIO(tiny_a1b.pdf))
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert "<pdfaid:part>1</pdfaid:part>" in xmp
+    assert "<pdfaid:conformance>B</pdfaid:conformance>" in xmp
+
+
+def test_a1b_embeds_nothing_and_prints_the_export_hash(tiny_a1b: RenderedDocument) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(tiny_a1b.pdf))
+    root = reader.trailer["/Root"]
+    assert "/AF" not in root
+    assert "/EmbeddedFiles" not in root.get("/Names", {})
+    assert reader.attachments == {}
+    text = text_of(tiny_a1b.pdf)
+    assert f"SHA-256: {hashlib.sha256(SOURCE.data).hexdigest()}" in text
+    assert "«journal.json», application/json" in text
+    assert "вкладено в цей PDF" not in text
+
+
+def test_a1b_pages_use_no_transparency(tiny_a1b: RenderedDocument) -> None:
+    """PDF/A-1 forbids transparency; the shaded grid columns must be opaque fills."""
+    reader = pypdf.PdfReader(io.BytesIO(tiny_a1b.pdf))
+    for page in reader.pages:
+        assert "/Group" not in page
+        for state in page["/Resources"].get("/ExtGState", {}).values():
+            state = state.get_object()
+            assert "/SMask" not in state or state["/SMask"] == "/None"
+            assert float(state.get("/CA", 1)) == float(state.get("/ca", 1)) == 1
+
+
+def test_table_of_contents_follows_the_title_page(
+    full_year: tuple[Journal, SourceAttachment, RenderedDocument],
+) -> None:
+    journal, _, document = full_year
+    reader = pypdf.PdfReader(io.BytesIO(document.pdf))
+    contents = " ".join(reader.pages[1].extract_text().split())
+    assert "Зміст Список учнів" in contents  # after the running header
+    entries = ["Список учнів"]
+    for subject in journal.subjects:
+        entries += [subject.name, "Зміст уроків і домашні завдання", "Підсумкове оцінювання"]
+    entries += ["Зведена відомість обліку навчальних досягнень учнів", "Облік відвідування"]
+    position = contents.index("Зміст")
+    for entry in entries:
+        # the entry, its dot leader, its page number
+        found = re.compile(rf"{re.escape(entry)}[^.\d]* ?\.[ .]*(\d+)").search(contents, position)
+        assert found, entry
+        position = found.end()
+    # the pupils list comes right after the contents, on the page the contents names
+    first = int(re.search(r"Список учнів[ .]*?(\d+)", contents).group(1))
+    assert "Список учнів" in reader.pages[first - 1].extract_text()
 
 
 def test_xmp_identifies_pdf_a_3u(tiny: RenderedDocument) -> None:

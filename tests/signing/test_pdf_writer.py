@@ -55,6 +55,20 @@ def test_pdf_version_is_not_raised(
     assert set(extensions) == {"/ESIC"}  # PAdES on PDF 1.7; no PDF 2.0 extension declared
 
 
+def test_invisible_signature_widget_has_an_empty_appearance(after: PdfReader) -> None:
+    """PDF/A-1 (ISO 19005-1, 6.9) wants an appearance for every form field, invisible or not."""
+    [widget] = [
+        annotation.get_object()
+        for page in after.pages
+        for annotation in page.get("/Annots", ())
+        if annotation.get_object().get("/FT") == "/Sig"
+    ]
+    assert [float(x) for x in widget["/Rect"]] == [0, 0, 0, 0]
+    appearance = widget["/AP"]["/N"].get_object()
+    assert appearance["/Subtype"] == "/Form"
+    assert appearance.get_data() == b""
+
+
 def test_signature_revision_starts_on_a_new_line(
     signed_bt: SignedDocument, unsigned_pdf: bytes
 ) -> None:
