@@ -46,6 +46,11 @@ class Settings:
     signature_level: str = "B-T"
     #: Years to retain each document kind after the end of its school year.
     retention_years: Mapping[str, int] = field(default_factory=_default_retention)
+    #: PDF/A profile of rendered journals: ``PDF/A-3u`` (export embedded) or ``PDF/A-1b``.
+    pdf_profile: str = "PDF/A-3u"
+    #: Per-institution exceptions, EDRPOU → profile (``ARCHIVE_PDF_PROFILE_BY_INSTITUTION=
+    #: 26453182=PDF/A-1b,…``), for institutions that follow the national PDF/A-1 rule.
+    pdf_profile_by_institution: Mapping[str, str] = field(default_factory=dict)
     #: Largest accepted upload in bytes.
     max_upload_bytes: int = 32 * 1024 * 1024
     #: Require ``X-Purpose`` on every retrieval by an inspector.
@@ -73,6 +78,9 @@ class Settings:
     def resolved_pki_dir(self) -> Path:
         return Path(self.pki_dir) if self.pki_dir else (self.data_dir / "pki").resolve()
 
+    def pdf_profile_for(self, edrpou: str) -> str:
+        return self.pdf_profile_by_institution.get(edrpou, self.pdf_profile)
+
     def retention_for(self, kind: str) -> int:
         try:
             return int(self.retention_years[kind])
@@ -96,16 +104,27 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise ConfigurationError(f"ARCHIVE_{name.upper()} must be true or false, not {raw!r}.")
 
 
-def _parse_retention(raw: str) -> dict[str, int]:
-    result: dict[str, int] = {}
+def _parse_mapping(name: str, raw: str, example: str) -> dict[str, str]:
+    """``key=value,key=value`` as used by the mapping settings."""
+    result: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in raw.split(","))):
-        kind, sep, years = item.partition("=")
-        if not sep or not years.strip().isdigit():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
             raise ConfigurationError(
-                f"ARCHIVE_RETENTION_YEARS entries look like 'class_journal=5', not {item!r}."
+                f"ARCHIVE_{name.upper()} entries look like {example!r}, not {item!r}."
             )
-        result[kind.strip()] = int(years)
+        result[key.strip()] = value.strip()
     return result
+
+
+def _parse_retention(name: str, raw: str) -> dict[str, int]:
+    years = _parse_mapping(name, raw, "class_journal=5")
+    bad = [f"{k}={v}" for k, v in years.items() if not v.isdigit()]
+    if bad:
+        raise ConfigurationError(
+            f"ARCHIVE_{name.upper()} needs whole years, as in 'class_journal=5', not {bad[0]!r}."
+        )
+    return {kind: int(value) for kind, value in years.items()}
 
 
 def _coerce(name: str, current: object, raw: str) -> object:
@@ -118,8 +137,10 @@ def _coerce(name: str, current: object, raw: str) -> object:
             raise ConfigurationError(f"ARCHIVE_{name.upper()} must be a whole number.") from None
     if isinstance(current, Path):
         return Path(raw)
+    if name == "retention_years":
+        return _parse_retention(name, raw)
     if isinstance(current, Mapping):
-        return _parse_retention(raw)
+        return _parse_mapping(name, raw, "26453182=PDF/A-1b")
     return raw
 
 

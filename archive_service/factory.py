@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archive_service.audit_checkpoints import AuditCheckpoints
-from archive_service.config import Settings
+from archive_service.config import ConfigurationError, Settings
 from archive_service.db import (
     create_db_engine,
     create_read_session_factory,
@@ -13,7 +13,7 @@ from archive_service.db import (
     create_session_factory,
 )
 from archive_service.pipeline import Archive
-from archive_service.render import TypstRenderer
+from archive_service.render import PDF_PROFILES, TypstRenderer
 from archive_service.signing import TestPki
 from archive_service.storage import open_object_store
 
@@ -23,8 +23,19 @@ def load_test_pki(settings: Settings) -> TestPki:
     return TestPki.load_or_create(Path(settings.resolved_pki_dir))
 
 
+def _check_profiles(settings: Settings) -> None:
+    chosen = {settings.pdf_profile, *settings.pdf_profile_by_institution.values()}
+    unknown = sorted(chosen - set(PDF_PROFILES))
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown PDF/A profile {unknown[0]!r} in ARCHIVE_PDF_PROFILE or "
+            f"ARCHIVE_PDF_PROFILE_BY_INSTITUTION; choose one of {', '.join(PDF_PROFILES)}."
+        )
+
+
 def build_archive(settings: Settings) -> Archive:
     """Connect the database, store, renderer and signer the settings name."""
+    _check_profiles(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(settings.resolved_database_url)
     create_schema(engine)
@@ -40,6 +51,7 @@ def build_archive(settings: Settings) -> Archive:
         signer=pki.signer(level=settings.signature_level),
         trust_roots=[pki.root_cert],
         retention_years=settings.retention_for,
+        pdf_profile_for=settings.pdf_profile_for,
         max_upload_bytes=settings.max_upload_bytes,
         require_purpose=settings.require_purpose,
         page_size=settings.page_size,

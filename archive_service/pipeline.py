@@ -123,6 +123,8 @@ class Archive:
     trust_roots: Sequence[Any]
     #: Retention in years after the school year, per document kind.
     retention_years: Callable[[str], int]
+    #: PDF/A profile for an institution's documents (EDRPOU → profile name).
+    pdf_profile_for: Callable[[str], str] = field(default=lambda _edrpou: "PDF/A-3u")
     max_upload_bytes: int = 32 * 1024 * 1024
     require_purpose: bool = False
     page_size: int = 50
@@ -252,6 +254,7 @@ class Archive:
                     verification_note=TEST_VERIFICATION_NOTE
                     if self.test_pki
                     else VERIFICATION_NOTE,
+                    profile=self.pdf_profile_for(journal.institution.edrpou),
                 ),
             )
         with self._stage("sign"):

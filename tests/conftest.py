@@ -82,8 +82,8 @@ def example_edrpou() -> str:
     return json.loads((EXAMPLES / "journal-7b.json").read_text("utf-8"))["institution"]["edrpou"]
 
 
-@pytest.fixture
-def tokens(archive: Archive) -> Tokens:
+def make_tokens(archive: Archive) -> Tokens:
+    """One token of every role (and out-of-scope ones) on the given archive."""
     edrpou = example_edrpou()
     other = "99999999" if edrpou != "99999999" else "88888888"
     with archive.sessions.begin() as session:
@@ -104,6 +104,17 @@ def tokens(archive: Archive) -> Tokens:
             "admin": create_token(session, name="admin", role=Role.ADMIN).secret,
         }
     return Tokens(**made)
+
+
+@pytest.fixture
+def tokens(archive: Archive) -> Tokens:
+    return make_tokens(archive)
+
+
+@pytest.fixture
+def tokens_factory():  # type: ignore[no-untyped-def]
+    """For tests that build their own app: ``tokens_factory(archive)``."""
+    return make_tokens
 
 
 @pytest.fixture
