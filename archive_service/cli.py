@@ -253,6 +253,55 @@ def pki_export_root(runtime: _Runtime, output: Path | None) -> None:
         click.echo(pem.decode(), nl=False)
 
 
+@main.group()
+def db() -> None:
+    """Manage the database schema (Alembic migrations shipped with the package)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@pass_runtime
+@_guarded
+def db_upgrade(runtime: _Runtime, revision: str) -> None:
+    """Migrate the database named by ARCHIVE_DATABASE_URL; safe to run again.
+
+    The service also upgrades at start-up; running this first lets a deployment fail early
+    (and once) rather than in every starting process.
+    """
+    from archive_service.db import create_db_engine, upgrade
+    from archive_service.db.migrate import current_revision
+
+    engine = create_db_engine(runtime.settings.resolved_database_url)
+    try:
+        upgrade(engine, revision)
+        click.echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@main.group()
+def storage() -> None:
+    """Set up the object store named by ARCHIVE_STORAGE_URL."""
+
+
+@storage.command("init")
+@click.option(
+    "--default-retention-days",
+    type=click.IntRange(min=1),
+    default=3650,
+    show_default=True,
+    help="Bucket default COMPLIANCE retention, a backstop only (every upload sends its own); "
+    "a placeholder for the institution to set.",
+)
+@pass_runtime
+@_guarded
+def storage_init(runtime: _Runtime, default_retention_days: int) -> None:
+    """Create the S3 bucket with Object Lock (possible only at creation) and versioning."""
+    from archive_service.storage import initialize_storage
+
+    click.echo(initialize_storage(runtime.settings.resolved_storage_url, default_retention_days))
+
+
 @main.command()
 @click.argument("document_id")
 @click.option("--version", type=int, help="Version number (default: latest).")

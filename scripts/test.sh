@@ -17,5 +17,19 @@ if [ -z "${VERAPDF:-}" ]; then
     echo "== veraPDF could not be installed; the PDF/A conformance tests will be skipped" >&2
   fi
 fi
-echo "== pytest" >&2
-exec python -m pytest "$@"
+echo "== pytest (SQLite)" >&2
+sqlite_status=0
+env -u ARCHIVE_DATABASE_URL python -m pytest "$@" || sqlite_status=$?
+if [ "$sqlite_status" != 0 ] || [ -z "${CI:-}${ARCHIVE_TEST_POSTGRES:-}" ]; then
+  exit "$sqlite_status"
+fi
+
+# CI runs the suite a second time on a throw-away PostgreSQL cluster; each test gets its own
+# database (tests/conftest.py). tests/pdfa, tests/render and tests/journal never touch the
+# database, so they are not repeated.
+pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/journal-archive-pg.XXXXXX")"
+trap 'bash scripts/stop-postgres.sh "$pg_dir" >/dev/null 2>&1 || rm -rf "$pg_dir"' EXIT
+postgres_url="$(bash scripts/start-postgres.sh "$pg_dir")"
+echo "== pytest (PostgreSQL)" >&2
+ARCHIVE_DATABASE_URL="$postgres_url" python -m pytest \
+  --ignore=tests/pdfa --ignore=tests/render --ignore=tests/journal "$@"

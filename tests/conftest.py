@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -25,6 +27,48 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "schemas" / "examples"
 #: The command line as a newcomer runs it, from this interpreter's environment.
 CLI = [sys.executable, "-m", "archive_service.cli"]
+
+
+#: When set (CI's second run), every test gets its own fresh database on this server instead of
+#: SQLite; the URL names a database the tests may connect to in order to create the others.
+POSTGRES_URL = os.environ.get("ARCHIVE_DATABASE_URL", "")
+on_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="runs only with ARCHIVE_DATABASE_URL")
+sqlite_only = pytest.mark.skipif(bool(POSTGRES_URL), reason="SQLite-specific behaviour")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[sa.Engine | None]:
+    if not POSTGRES_URL:
+        yield None
+        return
+    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def isolated_database(
+    postgres_admin: sa.Engine | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """On PostgreSQL, point ``ARCHIVE_DATABASE_URL`` at a database made for this test alone.
+
+    Everything that reads the environment (apps, CLI runs, server processes) then shares it
+    within the test and never sees another test's rows. Without PostgreSQL this does nothing and
+    each test's data folder holds its own SQLite file.
+    """
+    if postgres_admin is None:
+        yield None
+        return
+    name = f"test_{uuid.uuid4().hex}"
+    with postgres_admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("ARCHIVE_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        with postgres_admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,14 @@
-"""Several processes append to one SQLite audit log at once: the chain stays one line."""
+"""Several processes append to one audit log at once: the chain stays one line.
+
+On SQLite by default; on PostgreSQL when the suite runs with ``ARCHIVE_DATABASE_URL``.
+"""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
 import multiprocessing.synchronize
+import os
 from pathlib import Path
 
 from sqlalchemy import select
@@ -24,7 +28,11 @@ CHECKPOINT_EVERY = 10
 def _archive(data_dir: Path) -> Archive:
     return build_archive(
         load_settings(
-            environ={},
+            # Only the database comes from the environment (the test's own PostgreSQL
+            # database when the suite runs there); the spawned writers inherit it.
+            environ={
+                k: v for k, v in os.environ.items() if k == "ARCHIVE_DATABASE_URL"
+            },
             overrides={
                 "data_dir": data_dir,
                 "render_in_process": True,

@@ -12,6 +12,9 @@ from archive_service.db import (
     create_schema,
     create_session_factory,
 )
+from tests.conftest import sqlite_only
+
+pytestmark = sqlite_only
 
 
 def test_reader_is_not_blocked_by_a_writer_holding_the_lock(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Database models and sessions. Knows nothing of other rooms."""
 
+from archive_service.db.migrate import create_schema, upgrade
 from archive_service.db.models import (
     ApiToken,
     AuditEvent,
@@ -12,7 +13,6 @@ from archive_service.db.models import (
 from archive_service.db.session import (
     create_db_engine,
     create_read_session_factory,
-    create_schema,
     create_session_factory,
 )
 
@@ -27,5 +27,6 @@ __all__ = [
     "create_read_session_factory",
     "create_schema",
     "create_session_factory",
+    "upgrade",
     "utcnow",
 ]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -26,8 +27,20 @@ def utcnow() -> dt.datetime:
 
 
 class Base(DeclarativeBase):
-    """Declarative base; every timestamp is stored timezone-aware (UTC)."""
+    """Declarative base; every timestamp is stored timezone-aware (UTC).
 
+    Constraints get deterministic names so that migrations can later drop or alter them by name
+    on every database (SQLite's batch mode needs them).
+    """
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
     type_annotation_map = {dt.datetime: DateTime(timezone=True)}  # noqa: RUF012
 
 

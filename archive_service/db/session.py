@@ -8,8 +8,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive_service.db.models import Base
-
 #: Execution option marking connections that only read.
 _READ_ONLY = "archive_read_only"
 
@@ -59,8 +57,3 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
 def create_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for reading only: on SQLite they take no write lock (see above)."""
     return sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
-
-
-def create_schema(engine: Engine) -> None:
-    """Create missing tables (migrations arrive with the PostgreSQL issue)."""
-    Base.metadata.create_all(engine)

@@ -16,7 +16,8 @@ from archive_service.storage.errors import (
 from archive_service.storage.filesystem import FilesystemObjectStore
 from archive_service.storage.keys import validate_key, validate_prefix
 from archive_service.storage.protocol import IncompleteObject, ObjectStore, StoredObject
-from archive_service.storage.urls import open_object_store
+from archive_service.storage.s3 import S3Location, S3ObjectStore
+from archive_service.storage.urls import initialize_storage, open_object_store
 
 __all__ = [
     "FilesystemObjectStore",
@@ -26,10 +27,13 @@ __all__ = [
     "ObjectExistsError",
     "ObjectNotFoundError",
     "ObjectStore",
+    "S3Location",
+    "S3ObjectStore",
     "StorageConfigurationError",
     "StorageError",
     "StorageUnavailable",
     "StoredObject",
+    "initialize_storage",
     "open_object_store",
     "validate_key",
     "validate_prefix",

@@ -1,9 +1,8 @@
 """The backends the storage contract runs against: adding a backend is one entry in BACKENDS.
 
 Each entry opens a fresh store for one test and closes it afterwards. Backends that need a
-server (MinIO, SeaweedFS) are skipped unless their server is configured, e.g.::
-
-    Backend("minio", open_minio_store, unavailable=missing_env("ARCHIVE_TEST_MINIO_URL"))
+server name the session fixture that provides it (``server=``); its value is passed to ``open``.
+A server that cannot be started skips its backend's tests, or fails them when ``CI`` is set.
 
 Objects locked in COMPLIANCE mode cannot be deleted after a test, so every contract test
 writes under a fresh :func:`namespace` prefix and asks for a short :attr:`Backend.retention`.
@@ -18,21 +17,27 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
 from archive_service.storage import FilesystemObjectStore, ObjectStore, immutable
+from archive_service.storage.s3 import S3ObjectStore, create_bucket_with_object_lock
+from tests.storage import seaweedfs
 
 
 @dataclass(frozen=True)
 class Backend:
     name: str
-    #: Opens a fresh, usable store in the given scratch folder; closing cleans up what it can.
-    open: Callable[[Path], AbstractContextManager[ObjectStore]]
+    #: Opens a fresh, usable store in the given scratch folder (and on the server, if any);
+    #: closing cleans up what it can.
+    open: Callable[..., AbstractContextManager[ObjectStore]]
     #: Returns why the backend cannot run here (skips its tests), or None.
     unavailable: Callable[[], str | None] = lambda: None
     #: How long contract objects are retained; keep it short on servers that enforce it.
     retention: dt.timedelta = dt.timedelta(days=1)
+    #: Name of the session fixture whose value (a running server) ``open`` needs, if any.
+    server: str | None = None
 
 
 def missing_env(variable: str) -> Callable[[], str | None]:
@@ -64,10 +69,39 @@ def clear_immutable_flags(root: Path) -> None:
                 immutable.set_immutable(path, False)
 
 
+@contextmanager
+def open_s3_store(_root: Path, server: seaweedfs.SeaweedFS) -> Iterator[ObjectStore]:
+    """Objects stay locked on the server; the namespace keeps tests apart."""
+    yield S3ObjectStore(server.location())
+
+
 BACKENDS = [
     Backend("filesystem", open_filesystem_store),
     Backend("filesystem-immutable", open_immutable_filesystem_store),
+    # The retention must outlast a test (the attacks try to delete before it ends).
+    Backend("seaweedfs", open_s3_store, retention=dt.timedelta(hours=1), server="seaweedfs_server"),
 ]
+
+
+def _server_unavailable(reason: str) -> NoReturn:
+    """CI must run every backend; elsewhere a missing server only skips its tests."""
+    if os.environ.get("CI"):
+        pytest.fail(f"the S3 test server could not be started: {reason}")
+    pytest.skip(f"the S3 test server could not be started: {reason}")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[seaweedfs.SeaweedFS]:
+    """One ``weed mini`` for the whole session, on 127.0.0.1 only, with an Object Lock bucket."""
+    try:
+        process, server = seaweedfs.start(tmp_path_factory.mktemp("seaweedfs"))
+    except (seaweedfs.SeaweedFSUnavailable, OSError) as exc:
+        _server_unavailable(str(exc))
+    try:
+        create_bucket_with_object_lock(server.location(as_root=True), default_retention_days=1)
+        yield server
+    finally:
+        seaweedfs.stop(process)
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
@@ -80,8 +114,11 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture
-def store(backend: Backend, tmp_path: Path) -> Iterator[ObjectStore]:
-    with backend.open(tmp_path) as opened:
+def store(
+    backend: Backend, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[ObjectStore]:
+    servers: list[Any] = [request.getfixturevalue(backend.server)] if backend.server else []
+    with backend.open(tmp_path, *servers) as opened:
         opened.check()
         yield opened
 

@@ -1,0 +1,343 @@
+"""The S3 Object Lock backend: a bucket whose *server* refuses to forget, not just this code.
+
+The only module that imports minio-py, so S3 errors never leak past this file. Every object is
+written as one single-part PUT carrying
+
+* an explicit ``Retention(COMPLIANCE, retain_until)`` — never the bucket default alone, because
+  MinIO skips the default when a legal-hold header travels with the PUT;
+* ``x-amz-checksum-sha256`` with the caller's hash, so the server itself refuses bytes damaged on
+  the way (minio-py has no checksum parameter; raw ``x-amz-`` metadata headers are sent as-is);
+* ``If-None-Match: *``, so the server refuses to add a version to a key that already has one.
+
+The bucket must have been created with Object Lock (see :func:`create_bucket_with_object_lock`);
+:meth:`S3ObjectStore.check` refuses to run on a bucket without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import urllib3
+from minio import Minio
+from minio.commonconfig import COMPLIANCE, ENABLED
+from minio.datatypes import Object
+from minio.error import MinioException, S3Error
+from minio.helpers import genheaders
+from minio.objectlockconfig import DAYS, ObjectLockConfig
+from minio.retention import Retention
+from minio.versioningconfig import VersioningConfig
+
+from archive_service.errors import ArchiveError, IntegrityFailure
+from archive_service.storage.arguments import (
+    normalize_retain_until,
+    normalize_sha256,
+    require_digest,
+    sha256_hex,
+    validate_content_type,
+)
+from archive_service.storage.errors import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    StorageConfigurationError,
+    StorageError,
+    StorageUnavailable,
+)
+from archive_service.storage.keys import validate_key, validate_prefix
+from archive_service.storage.protocol import IncompleteObject, StoredObject
+
+#: User metadata holding the hex SHA-256, so ``stat`` needs no checksum-mode request.
+SHA256_METADATA = "x-amz-meta-archive-sha256"
+_INIT_HINT = "Run `archive-service storage init` to create the bucket with Object Lock."
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
+_EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+_INTEGRITY_CODES = frozenset({"BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"})
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where the store lives and who it is; ``repr`` never shows the secret."""
+
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    secure: bool = True
+    region: str | None = None
+
+    def __repr__(self) -> str:
+        scheme = "https" if self.secure else "http"
+        return f"S3Location({scheme}://{self.endpoint}/{self.bucket})"
+
+    def client(self) -> Minio:
+        # Few retries and short timeouts: a dead server must become a 503, not a hung request.
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=60),
+            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
+            maxsize=16,
+        )
+        return Minio(
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=self.secure,
+            region=self.region,
+            http_client=http,
+        )
+
+
+class S3ObjectStore:
+    """A write-once store on an S3 bucket with versioning and Object Lock in COMPLIANCE mode.
+
+    Write-once is enforced twice: a listing of the key's versions before the PUT (which also
+    catches a key hidden behind a delete marker) and ``If-None-Match: *`` on the PUT itself.
+    Against concurrent writers this is weaker than the filesystem store's atomic link: it holds
+    only where the server honours conditional writes (MinIO and SeaweedFS do); a server that
+    ignores the header lets two racing PUTs both land as versions. Even then COMPLIANCE keeps
+    both versions, and every reader names the version id it recorded, so no stored document
+    can be replaced — only an extra version can appear.
+    """
+
+    def __init__(self, location: S3Location) -> None:
+        self.location = location
+        self._client = location.client()
+
+    @property
+    def description(self) -> str:
+        scheme = "https" if self.location.secure else "http"
+        return (
+            f"S3 bucket {self.location.bucket} at {scheme}://{self.location.endpoint} "
+            "(versioning + Object Lock COMPLIANCE per object, server-verified SHA-256)"
+        )
+
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        sha256: str,
+        content_type: str,
+        retain_until: dt.datetime,
+    ) -> StoredObject:
+        validate_key(key)
+        expected = normalize_sha256(sha256)
+        validate_content_type(content_type)
+        until = normalize_retain_until(retain_until, dt.datetime.now(dt.UTC))
+        require_digest(key, sha256_hex(data), expected, "the data to store")
+        if self.exists(key):
+            raise ObjectExistsError(f"An object is already stored under key {key}.")
+        headers = genheaders(
+            {
+                SHA256_METADATA: expected,
+                "x-amz-sdk-checksum-algorithm": "SHA256",
+                "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(expected)).decode(),
+            },
+            None,
+            None,
+            Retention(COMPLIANCE, until),
+            False,
+        )
+        headers["Content-Type"] = content_type
+        headers["If-None-Match"] = "*"
+        with self._translated(key):
+            # One plain PutObject (minio-py's put_object would switch to multipart above
+            # 5 MiB, where a whole-object checksum header no longer applies).
+            written = self._client._put_object(self.location.bucket, key, data, headers)
+        if not written.version_id:
+            raise StorageUnavailable(
+                f"The S3 server stored {key} without a version id: versioning is off. " + _INIT_HINT
+            )
+        stored = self.stat(key, written.version_id)
+        if stored.sha256 != expected or stored.size != len(data) or stored.retain_until < until:
+            raise StorageUnavailable(
+                f"The S3 server did not confirm {key} as written (hash, size or retention "
+                "differ); the object must not be relied on."
+            )
+        return stored
+
+    def get(self, key: str, *, sha256: str, version_id: str | None = None) -> bytes:
+        validate_key(key)
+        expected = normalize_sha256(sha256)
+        with self._translated(key):
+            response = self._client.get_object(self.location.bucket, key, version_id=version_id)
+            try:
+                data = response.read()
+            finally:
+                response.close()
+                response.release_conn()
+        require_digest(key, sha256_hex(data), expected, "the stored object")
+        return data
+
+    def stat(self, key: str, version_id: str | None = None) -> StoredObject:
+        validate_key(key)
+        with self._translated(key):
+            found = self._client.stat_object(self.location.bucket, key, version_id=version_id)
+        return _stored_object(key, found)
+
+    def exists(self, key: str) -> bool:
+        """Any version of the key counts, even one hidden behind a delete marker."""
+        validate_key(key)
+        with self._translated(key):
+            listed = self._client.list_objects(
+                self.location.bucket, prefix=key, include_version=True
+            )
+            return any(item.object_name == key for item in listed)
+
+    def iter_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        validate_prefix(prefix)
+        with self._translated(prefix):
+            names = [
+                item.object_name
+                for item in self._client.list_objects(
+                    self.location.bucket, prefix=prefix or None, recursive=True
+                )
+                if item.object_name and not item.is_dir
+            ]
+        for name in sorted(names):
+            yield self.stat(name)
+
+    def iter_incomplete(self) -> Iterator[IncompleteObject]:
+        """Unfinished multipart uploads; this store never starts one, so any is foreign."""
+        key_marker: str | None = None
+        upload_marker: str | None = None
+        while True:
+            with self._translated(""):
+                page = self._client._list_multipart_uploads(
+                    self.location.bucket, key_marker=key_marker, upload_id_marker=upload_marker
+                )
+            for upload in page.uploads:
+                yield IncompleteObject(
+                    location=str(upload.upload_id),
+                    reason="unfinished multipart upload",
+                    key=upload.object_name,
+                )
+            if not page.is_truncated:
+                return
+            key_marker, upload_marker = page.next_key_marker, page.next_upload_id_marker
+
+    def check(self) -> None:
+        bucket = self.location.bucket
+        with self._translated(""):
+            if not self._client.bucket_exists(bucket):
+                raise StorageUnavailable(f"The S3 bucket {bucket} does not exist. {_INIT_HINT}")
+            versioning = self._client.get_bucket_versioning(bucket).status
+            lock = self._lock_config()
+        if versioning != ENABLED:
+            raise StorageUnavailable(
+                f"The S3 bucket {bucket} does not have versioning enabled ({versioning}). "
+                + _INIT_HINT
+            )
+        if lock is None or lock.mode != COMPLIANCE:
+            raise StorageUnavailable(
+                f"The S3 bucket {bucket} has no Object Lock with a default COMPLIANCE retention "
+                f"(Object Lock itself can only be enabled when a bucket is created). {_INIT_HINT}"
+            )
+
+    def _lock_config(self) -> ObjectLockConfig | None:
+        try:
+            return self._client.get_object_lock_config(self.location.bucket)
+        except S3Error as exc:
+            if exc.code in ("ObjectLockConfigurationNotFoundError", "InvalidRequest"):
+                return None
+            raise
+
+    @contextmanager
+    def _translated(self, key: str) -> Iterator[None]:
+        """minio-py and urllib3 errors become the storage room's errors, with no credentials."""
+        try:
+            yield
+        except StorageError:
+            raise
+        except S3Error as exc:
+            raise _translate(exc, key) from None
+        except IntegrityFailure:
+            raise
+        except ValueError as exc:
+            # minio-py validates names (bucket, key) itself before any request.
+            raise StorageConfigurationError(f"The S3 client refused the request: {exc}.") from None
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StorageUnavailable(
+                f"The S3 server at {self.location.endpoint} cannot be reached "
+                f"({type(exc).__name__}); retrying later may succeed."
+            ) from None
+
+
+def _translate(exc: S3Error, key: str) -> ArchiveError:
+    code = exc.code or ""
+    if code in _NOT_FOUND_CODES or (code == "InvalidArgument" and "version" in str(exc).lower()):
+        return ObjectNotFoundError(f"No object is stored under key {key} (and version).")
+    if exc.response is not None and exc.response.status == 405:
+        # A version id naming a delete marker.
+        return ObjectNotFoundError(f"No object is stored under key {key} (and version).")
+    if code in _EXISTS_CODES:
+        return ObjectExistsError(f"An object is already stored under key {key}.")
+    if code in _INTEGRITY_CODES:
+        return IntegrityFailure(
+            f"The S3 server refused the bytes for key {key}: they do not match their SHA-256."
+        )
+    if code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return StorageUnavailable(f"The S3 server refused access ({code}). {_INIT_HINT}")
+    return StorageUnavailable(
+        f"The S3 server refused the request for {key or 'the bucket'} ({code})."
+    )
+
+
+def _stored_object(key: str, found: Object) -> StoredObject:
+    metadata = {name.lower(): str(value) for name, value in (found.metadata or {}).items()}
+    sha256 = metadata.get(SHA256_METADATA, "")
+    mode = metadata.get("x-amz-object-lock-mode", "")
+    until = metadata.get("x-amz-object-lock-retain-until-date", "")
+    if mode != COMPLIANCE or not until or not sha256:
+        # Someone wrote this version past the service (e.g. with root credentials).
+        raise IntegrityFailure(
+            f"The object under key {key} is not locked in COMPLIANCE mode or has no recorded "
+            "SHA-256; it was not written by this service and must not be trusted."
+        )
+    return StoredObject(
+        key=key,
+        version_id=found.version_id or "",
+        sha256=sha256,
+        size=found.size or 0,
+        content_type=found.content_type or "",
+        retain_until=_parse_utc(until),
+        stored_at=(found.last_modified or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),
+    )
+
+
+def _parse_utc(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def create_bucket_with_object_lock(location: S3Location, default_retention_days: int) -> str:
+    """Create the bucket with Object Lock, versioning and a default COMPLIANCE retention.
+
+    The default retention is only a backstop: every PUT sends its own. Idempotent on a bucket
+    that is already set up; a bucket without Object Lock cannot be repaired (S3 allows it only at
+    creation) and is refused with the reason.
+
+    :returns: what was done, one line for the CLI.
+    """
+    store = S3ObjectStore(location)
+    client = store._client
+    with store._translated(""):
+        created = not client.bucket_exists(location.bucket)
+        if created:
+            client.make_bucket(location.bucket, location=location.region, object_lock=True)
+        client.set_bucket_versioning(location.bucket, VersioningConfig(ENABLED))
+        if store._lock_config() is None:
+            raise StorageUnavailable(
+                f"The S3 bucket {location.bucket} exists without Object Lock, which can only be "
+                "enabled when a bucket is created; choose a new bucket name."
+            )
+        client.set_object_lock_config(
+            location.bucket, ObjectLockConfig(COMPLIANCE, default_retention_days, DAYS)
+        )
+    store.check()
+    verb = "created" if created else "checked"
+    return (
+        f"{verb} bucket {location.bucket}: versioning on, Object Lock with default COMPLIANCE "
+        f"retention of {default_retention_days} days"
+    )
