@@ -302,6 +302,82 @@ def storage_init(runtime: _Runtime, default_retention_days: int) -> None:
     click.echo(initialize_storage(runtime.settings.resolved_storage_url, default_retention_days))
 
 
+@main.group("legal-hold")
+def legal_hold() -> None:
+    """Set, clear and list legal holds (a held version outlives its retention date)."""
+
+
+def _print_hold(state: dict[str, Any]) -> None:
+    hold = state["legal_hold"]
+    click.echo(
+        f"document {state['document_id']} version {state['version']}: "
+        f"{'HELD' if hold['active'] else 'not held'} — {hold['reason']} "
+        f"({hold['changed_by']}, {hold['changed_at']})"
+    )
+
+
+def _legal_hold_command(on: bool) -> Callable[..., None]:
+    @click.argument("document_id")
+    @click.option("--version", "number", type=click.IntRange(min=1), required=True)
+    @click.option("--reason", required=True, help="Why (e.g. the court case number); audited.")
+    @pass_runtime
+    @_guarded
+    def command(runtime: _Runtime, document_id: str, number: int, reason: str) -> None:
+        _print_hold(
+            runtime.archive.set_legal_hold(
+                document_id, number, on=on, reason=reason, ctx=_CLI_CONTEXT
+            )
+        )
+
+    return command
+
+
+legal_hold.command("set", help="Place every object of a version under legal hold.")(
+    _legal_hold_command(on=True)
+)
+legal_hold.command("clear", help="Lift the legal hold of a version (retention still applies).")(
+    _legal_hold_command(on=False)
+)
+
+
+@legal_hold.command("list")
+@pass_runtime
+@_guarded
+def legal_hold_list(runtime: _Runtime) -> None:
+    """List the versions under legal hold now."""
+    held = runtime.archive.legal_holds(_CLI_CONTEXT)
+    for state in held:
+        _print_hold(state)
+    if not held:
+        click.echo("no version is under legal hold")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_runtime
+@_guarded
+def reconcile(runtime: _Runtime, as_json: bool) -> None:
+    """Compare the object store with the database; read-only, deletes nothing.
+
+    Exit code: 0 clean (or only leftovers of uploads retried since), 1 orphans awaiting a retry
+    or incomplete writes (harmless), 2 version rows whose object is missing or differs (serious).
+    """
+    from archive_service.reconcile import PROGRESS_EVERY, describe
+
+    def progress(count: int) -> None:
+        click.echo(f"\rlisted {count} objects…", nl=False, err=True)
+
+    report = runtime.archive.reconcile(progress)
+    if report.objects >= PROGRESS_EVERY:
+        click.echo("", err=True)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in describe(report):
+            click.echo(line)
+    sys.exit(int(report.severity))
+
+
 @main.command()
 @click.argument("document_id")
 @click.option("--version", type=int, help="Version number (default: latest).")

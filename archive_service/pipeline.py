@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from archive_service import audit
 from archive_service.access import READERS, UPLOADERS, Actor, Role
 from archive_service.audit_checkpoints import AuditCheckpoints
-from archive_service.db import AuditEvent, Document, DocumentVersion, Institution
+from archive_service.db import AuditEvent, Document, DocumentVersion, Institution, utcnow
 from archive_service.errors import (
     ArchiveError,
     Conflict,
@@ -43,14 +43,23 @@ from archive_service.errors import (
 from archive_service.journal import parse_export
 from archive_service.journal.model import Journal
 from archive_service.object_keys import version_prefix
+from archive_service.reconcile import ReconcileReport, reconcile, version_of_key
 from archive_service.render import DocumentInfo, JournalRenderer, SourceAttachment
 from archive_service.signing import DocumentSigner, validate_pdf
-from archive_service.storage import ObjectExistsError, ObjectNotFoundError, ObjectStore
-from archive_service.views import document_view
+from archive_service.storage import (
+    ObjectExistsError,
+    ObjectNotFoundError,
+    ObjectStore,
+    StorageUnavailable,
+    StoredObject,
+)
+from archive_service.views import document_view, legal_hold_view
 
 log = logging.getLogger(__name__)
 
 DOCUMENT_KIND = "class_journal"
+#: Longest accepted legal-hold reason (a case or order number and a few words).
+MAX_LEGAL_HOLD_REASON = 1000
 
 VERIFICATION_NOTE = (
     "Документ підписано кваліфікованою електронною печаткою у форматі PAdES. Перевірити підпис "
@@ -181,6 +190,11 @@ class Archive:
             return plan
         document_id, number = plan
         try:
+            if number == 1:
+                with self._store_unreachable_as_retryable():
+                    document_id = (
+                        self._interrupted_document_id(journal, source_sha256) or document_id
+                    )
             return self._archive_new_version(
                 journal,
                 data,
@@ -231,6 +245,33 @@ class Archive:
                     return IngestResult(view, view["versions"][version.number - 1], False)
             return document.id, len(document.versions) + 1
 
+    def _interrupted_document_id(self, journal: Journal, source_sha256: str) -> str | None:
+        """The document id an interrupted first upload of these bytes stored its export under.
+
+        A crash between the object writes and the commit leaves the export under a key naming
+        a document id no row knows yet; taking that id lets the retry re-use the orphan instead
+        of storing the same bytes again under a fresh id. Only first versions are looked for:
+        later versions' keys are already deterministic (document id and number are recorded).
+        """
+        document_prefix = version_prefix(
+            journal.institution.edrpou,
+            journal.school_year.label,
+            journal.school_class.name,
+            "-",
+            1,
+        ).rsplit("/", 2)[0]
+        for stored in self.store.iter_objects(f"{document_prefix}/"):
+            names = version_of_key(stored.key)
+            filename = stored.key.rsplit("/", 1)[-1]
+            if (
+                names is not None
+                and names[1] == 1
+                and stored.sha256 == source_sha256
+                and filename.startswith(f"source-{source_sha256}.")
+            ):
+                return names[0]
+        return None
+
     def _archive_new_version(
         self,
         journal: Journal,
@@ -272,7 +313,7 @@ class Archive:
             document_id,
             number,
         )
-        with self._stage("store"):
+        with self._stage("store"), self._store_unreachable_as_retryable():
             source_obj = self._put_once(
                 f"{prefix}/source-{source_sha256}.{filename.rsplit('.', 1)[-1]}",
                 data,
@@ -366,17 +407,31 @@ class Archive:
         self._after_append(event)
         return IngestResult(view, view["versions"][-1], True)
 
+    @staticmethod
+    @contextmanager
+    def _store_unreachable_as_retryable() -> Iterator[None]:
+        """One message for every backend: what happened to the upload, and that a retry may work."""
+        try:
+            yield
+        except StorageUnavailable as exc:
+            raise StorageUnavailable(
+                "The object store could not be reached, so the journal was not archived and "
+                f"nothing was recorded; retrying the upload later may succeed. ({exc.message})"
+            ) from exc
+
     def _put_once(
         self, key: str, data: bytes, sha256: str, content_type: str, retain_until: dt.datetime
-    ) -> Any:
+    ) -> StoredObject:
         """Write-once put that accepts an identical object left by an interrupted attempt."""
         try:
             return self.store.put(
                 key, data, sha256=sha256, content_type=content_type, retain_until=retain_until
             )
         except ObjectExistsError:
-            existing = self.store.stat(key)
-            if existing.sha256 != sha256:
+            # The key's current version may be a delete marker or another version; what counts
+            # is whether a complete version with exactly these bytes is there to be recorded.
+            existing = self.store.find(key, sha256=sha256)
+            if existing is None:
                 raise
             return existing
 
@@ -606,6 +661,143 @@ class Archive:
             {k: v for k, v in vars(filters).items() if v} | {"page": page},
         )
         return {"items": items, "page": page, "page_size": self.page_size, "total": total}
+
+    # ------------------------------------------------------------ legal hold
+
+    def set_legal_hold(
+        self, document_id: str, number: int, *, on: bool, reason: str, ctx: RequestContext
+    ) -> dict[str, Any]:
+        """Set or clear the legal hold on every stored object of one version (admin only).
+
+        The objects change first, then the row and its audit event in one transaction: if the
+        database cannot be written, the objects are held (the safe side) and the call fails, so
+        the admin repeats it — setting a hold twice is harmless.
+        """
+        action = "legal_hold.set" if on else "legal_hold.clear"
+        try:
+            if ctx.actor.role is not Role.ADMIN:
+                raise Forbidden("Only admin tokens may set or clear legal holds.")
+            reason = self._legal_hold_reason(reason)
+        except ArchiveError as exc:
+            self._record_best_effort(
+                ctx,
+                action,
+                self._outcome(exc),
+                document_id=document_id,
+                version=number,
+                detail=self._error(exc),
+            )
+            raise
+        chosen = self._pick_version(self._load_document(ctx, action, document_id), number)
+        objects = [
+            (chosen.object_key, chosen.object_version_id),
+            (chosen.source_object_key, chosen.source_object_version_id),
+        ]
+        try:
+            for key, object_version in objects:
+                self._hold_object(key, object_version, on)
+        except ArchiveError as exc:
+            self._record_best_effort(
+                ctx,
+                action,
+                "failed",
+                document_id=document_id,
+                version=number,
+                sha256=chosen.sha256,
+                detail=self._error(exc) | {"reason": reason},
+            )
+            raise
+        return self._record_legal_hold(chosen.id, on, reason, action, ctx)
+
+    @staticmethod
+    def _legal_hold_reason(reason: str | None) -> str:
+        reason = (reason or "").strip()
+        if not reason:
+            raise InvalidInput(
+                "State why the legal hold is set or cleared (e.g. the court case or order "
+                "number); the reason is kept with the version and in the audit log.",
+                [ErrorDetail("reason", "required, non-empty")],
+            )
+        if len(reason) > MAX_LEGAL_HOLD_REASON:
+            raise InvalidInput(
+                f"The reason is longer than {MAX_LEGAL_HOLD_REASON} characters; cite the "
+                "document that orders the hold instead of quoting it.",
+                [ErrorDetail("reason", f"at most {MAX_LEGAL_HOLD_REASON} characters")],
+            )
+        return reason
+
+    def _hold_object(self, key: str, object_version: str, on: bool) -> None:
+        stored = self.store.set_legal_hold(key, object_version, on=on)
+        if stored.legal_hold is not on:
+            raise StorageUnavailable(
+                f"The store did not confirm the legal hold change on {key}; nothing was "
+                "recorded. Try again; if it persists, check the store's Object Lock settings."
+            )
+
+    def _record_legal_hold(
+        self, version_id: int, on: bool, reason: str, action: str, ctx: RequestContext
+    ) -> dict[str, Any]:
+        try:
+            with self._audit_lock, self.sessions.begin() as session:
+                version = session.get_one(DocumentVersion, version_id)
+                version.legal_hold = on
+                version.legal_hold_reason = reason
+                version.legal_hold_changed_by = (
+                    f"{ctx.actor.name} ({ctx.actor.token_id or ctx.actor.role.value})"
+                )
+                version.legal_hold_changed_at = utcnow()
+                event = audit.append_event(
+                    session,
+                    self._event(
+                        ctx,
+                        action,
+                        "ok",
+                        version.document_id,
+                        version.number,
+                        version.sha256,
+                        {
+                            "reason": reason,
+                            "objects": [version.object_key, version.source_object_key],
+                        },
+                    ),
+                )
+                state = {
+                    "document_id": version.document_id,
+                    "version": version.number,
+                    "legal_hold": legal_hold_view(version),
+                }
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(
+                "The store's objects were changed but the database could not record it; "
+                "repeat the request (it is safe to repeat)."
+            ) from exc
+        self._after_append(event)
+        return state
+
+    def legal_holds(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Every version under legal hold now (admin only), oldest hold first."""
+        if ctx.actor.role is not Role.ADMIN:
+            raise Forbidden("Only admin tokens may list legal holds.")
+        with self.reader() as session:
+            held = session.scalars(
+                select(DocumentVersion)
+                .where(DocumentVersion.legal_hold.is_(True))
+                .order_by(DocumentVersion.legal_hold_changed_at, DocumentVersion.id)
+            ).all()
+            return [
+                {
+                    "document_id": v.document_id,
+                    "version": v.number,
+                    "legal_hold": legal_hold_view(v),
+                }
+                for v in held
+            ]
+
+    # -------------------------------------------------------------- reconcile
+
+    def reconcile(self, progress: Callable[[int], None] | None = None) -> ReconcileReport:
+        """Orphans, stale rows and incomplete writes (read-only; see :mod:`reconcile`)."""
+        return reconcile(self.store, self.reader, progress)
 
     # ------------------------------------------------------------------ audit
 

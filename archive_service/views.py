@@ -41,6 +41,17 @@ def version_view(version: DocumentVersion, supersedes: int | None = None) -> dic
             "media_type": version.source_media_type,
         },
         "object_key": version.object_key,
+        "legal_hold": legal_hold_view(version),
+    }
+
+
+def legal_hold_view(version: DocumentVersion) -> dict[str, Any]:
+    """The hold state; ``reason``/``changed_*`` describe the last set *or* clear (if any)."""
+    return {
+        "active": bool(version.legal_hold),
+        "reason": version.legal_hold_reason,
+        "changed_by": version.legal_hold_changed_by,
+        "changed_at": iso(version.legal_hold_changed_at),
     }
 
 

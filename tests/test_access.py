@@ -22,6 +22,8 @@ ENDPOINTS = [
     ("GET", "/api/v1/documents/{id}/source", {"archivist", "inspector", "admin"}),
     ("GET", "/api/v1/documents/{id}/verification", {"archivist", "inspector", "admin"}),
     ("GET", "/api/v1/audit", {"admin"}),
+    ("PUT", "/api/v1/documents/{id}/versions/1/legal-hold", {"admin"}),
+    ("DELETE", "/api/v1/documents/{id}/versions/1/legal-hold", {"admin"}),
     ("POST", "/api/v1/journals", {"archivist", "job", "admin"}),
 ]
 ROLES = ["archivist", "job", "inspector", "admin", "inspector_other", "archivist_other"]
@@ -36,6 +38,10 @@ def _call(client: FlaskClient, method: str, path: str, headers: dict[str, str]):
     if method == "POST":
         return client.post(
             path, data=JSON_EXAMPLE, content_type="application/json", headers=headers
+        )
+    if method in ("PUT", "DELETE"):
+        return client.open(
+            path, method=method, json={"reason": "authorization matrix"}, headers=headers
         )
     return client.get(path, headers=headers)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from archive_service.api import audit_log, documents, errors, health, journals
+from archive_service.api import audit_log, documents, errors, health, journals, legal_holds
 
 
 def init_app(app: Flask) -> None:
@@ -13,3 +13,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(journals.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(audit_log.bp)
+    app.register_blueprint(legal_holds.bp)

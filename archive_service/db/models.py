@@ -1,7 +1,9 @@
 """SQLAlchemy 2 models: what is archived, who may look, and what happened.
 
 Rows only ever point at objects that were written (with retention) before the row was committed;
-versions are never updated in place — a correction is a new row that supersedes the old.
+versions are never updated in place — a correction is a new row that supersedes the old. The one
+exception is a version's legal-hold state, which mirrors a flag on its stored objects; its history
+lives in the hash-chained audit log (``legal_hold.set`` / ``legal_hold.clear``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -111,6 +114,13 @@ class DocumentVersion(Base):
 
     retain_until: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    #: Whether the version's objects are under legal hold (set on the objects first, then here).
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Why the hold was last set or cleared, by whom (actor name and token id) and when.
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)
+    legal_hold_changed_by: Mapped[str | None] = mapped_column(String(250))
+    legal_hold_changed_at: Mapped[dt.datetime | None]
 
     document: Mapped[Document] = relationship(back_populates="versions")
 

@@ -10,6 +10,7 @@ What it promises, and how:
 
       objects/<key>            the bytes
       manifests/<key>.json     key, sha256, size, content_type, retain_until, stored_at, version_id
+      holds/<key>/<n>.json     legal-hold changes, append-only (see :mod:`.holds`)
 
   The data file is published first, the manifest last; the manifest's link is the commit point.
   An object without a manifest is *incomplete*: ``get``/``stat``/``exists``/``iter_objects``
@@ -22,6 +23,9 @@ What it promises, and how:
 * **Optional immutable attribute.** With ``immutable_attr=True`` both files also get Linux's
   immutable flag (``chattr +i``) when the process may set it; :attr:`description` says whether
   it is really active. It is never a reason to fail a write.
+* **Legal holds are recorded, durably.** Each change is a new write-once record; ``stat`` reports
+  the latest. With no delete method there is nothing more to enforce here: a hold on the
+  filesystem store is a visible, lasting statement, not a lock.
 
 What it does **not** protect against — this is not WORM storage:
 
@@ -47,6 +51,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from archive_service.errors import IntegrityFailure
@@ -64,6 +69,13 @@ from archive_service.storage.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
     StorageUnavailable,
+)
+from archive_service.storage.holds import (
+    HOLDS_DIR,
+    decode_hold,
+    encode_hold,
+    record_name,
+    record_sequence,
 )
 from archive_service.storage.keys import validate_key, validate_prefix
 from archive_service.storage.manifest import decode_manifest, encode_manifest
@@ -98,6 +110,7 @@ class FilesystemObjectStore:
         self.create_root = create_root
         self._objects = self.root / OBJECTS_DIR
         self._manifests = self.root / MANIFESTS_DIR
+        self._holds = self.root / HOLDS_DIR
         self._immutable_state = "requested, not yet tried" if immutable_attr else "off"
         self._state_lock = threading.Lock()
 
@@ -176,7 +189,38 @@ class FilesystemObjectStore:
         record = decode_manifest(raw, key)
         if version_id is not None and version_id != record.version_id:
             raise ObjectNotFoundError(f"Object {key} has no version {version_id}.")
-        return record
+        with _unavailable_on_os_error(f"read the legal holds of {key}"):
+            latest = self._latest_hold(key)
+        if latest is None:
+            return record
+        return replace(record, legal_hold=decode_hold(latest, key, record.version_id))
+
+    def set_legal_hold(self, key: str, version_id: str, *, on: bool) -> StoredObject:
+        """Append a hold record (never rewrite one): the history of holds is kept for good."""
+        record = self.stat(key, version_id)
+        folder = self._holds / key
+        payload = encode_hold(key, record.version_id, on, _utc_now())
+        with _unavailable_on_os_error(f"record the legal hold of {key}"):
+            _make_directories(self.root, (HOLDS_DIR, *Path(key).parts), key)
+            while True:
+                # The next free number; a writer that loses the race for it takes the one after.
+                published = folder / record_name(self._hold_sequence(folder) + 1)
+                if _publish(published, payload):
+                    break
+        self._protect(published)
+        return replace(record, legal_hold=on)
+
+    def find(self, key: str, *, sha256: str) -> StoredObject | None:
+        """A write-once key has one version: it is the answer if its recorded hash matches."""
+        expected = normalize_sha256(sha256)
+        try:
+            record = self.stat(key)
+        except ObjectNotFoundError:
+            return None
+        data_path, _ = self._paths(key)
+        with _unavailable_on_os_error(f"look up {key}"):
+            complete = _is_file(data_path)
+        return record if complete and record.sha256 == expected else None
 
     def exists(self, key: str) -> bool:
         key = validate_key(key)
@@ -219,11 +263,12 @@ class FilesystemObjectStore:
                     self.stat(key)
                 except IntegrityFailure as exc:
                     yield IncompleteObject(location, exc.message, key)
-            for relative in _walk_files(self._manifests):
-                if TEMP_MARK in relative:
-                    yield IncompleteObject(
-                        f"{MANIFESTS_DIR}/{relative}", "temporary file of an interrupted write"
-                    )
+            for directory in (MANIFESTS_DIR, HOLDS_DIR):
+                for relative in _walk_files(self.root / directory):
+                    if TEMP_MARK in relative:
+                        yield IncompleteObject(
+                            f"{directory}/{relative}", "temporary file of an interrupted write"
+                        )
 
     def check(self) -> None:
         try:
@@ -248,6 +293,20 @@ class FilesystemObjectStore:
     def _paths(self, key: str) -> tuple[Path, Path]:
         """Data and manifest paths; safe to join because ``key`` passed :func:`validate_key`."""
         return self._objects / key, self._manifests / f"{key}{MANIFEST_SUFFIX}"
+
+    def _latest_hold(self, key: str) -> bytes | None:
+        folder = self._holds / key
+        sequence = self._hold_sequence(folder)
+        return _read_regular_file(folder / record_name(sequence)) if sequence else None
+
+    @staticmethod
+    def _hold_sequence(folder: Path) -> int:
+        """The highest record number in ``folder``; 0 when no hold was ever recorded."""
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        return max((number for number in map(record_sequence, names) if number), default=0)
 
     def _prepare_directories(self, key: str, data_path: Path, manifest_path: Path) -> None:
         """Create both parents before any data is written, so a key that collides with another

@@ -10,8 +10,10 @@ narrowed to what an archive needs and nothing that could undo it:
   return bytes that no longer match it (invariant 2);
 * **versions and retention are first-class** so an S3 backend with Object Lock fits unchanged:
   ``put`` reports the version id the server assigned, ``get``/``stat`` can name one, and every
-  object carries the retention date it was locked until. Legal holds, when added, belong on
-  :class:`StoredObject` and a separate method, never on ``put``'s happy path.
+  object carries the retention date it was locked until. Legal holds live on
+  :class:`StoredObject` and :meth:`ObjectStore.set_legal_hold`, never on ``put``'s happy path:
+  a hold is a decision about one version (litigation, an inspection), not a property of a kind
+  of document.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class StoredObject:
     retain_until: dt.datetime
     #: UTC, aware.
     stored_at: dt.datetime
+    #: Whether a legal hold is on: the version cannot be removed even after ``retain_until``.
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,28 @@ class ObjectStore(Protocol):
         """What the store recorded about the object, without reading its bytes.
 
         :raises ObjectNotFoundError: no complete object under that key (and version).
+        """
+        ...
+
+    def set_legal_hold(self, key: str, version_id: str, *, on: bool) -> StoredObject:
+        """Place or release a legal hold on one version; a held version cannot be removed even
+        after its retention date. Releasing only ends the hold: retention still applies.
+
+        :returns: the object as now stored (its ``legal_hold`` equals ``on``).
+        :raises ObjectNotFoundError: no complete object under that key and version.
+        :raises StorageUnavailable: the store cannot record the hold now; retrying may succeed.
+        """
+        ...
+
+    def find(self, key: str, *, sha256: str) -> StoredObject | None:
+        """The complete version of ``key`` whose content hash is ``sha256``, if there is one.
+
+        Unlike :meth:`stat` it looks past the current version (on S3 that may be a delete
+        marker or a later version) — what re-using the object of an interrupted attempt needs.
+        Only versions whose hash the store itself recorded are considered; one whose stored
+        hash is unknown is never returned.
+
+        :raises InvalidObjectArgument: bad key or hash.
         """
         ...
 

@@ -11,6 +11,10 @@ written as one single-part PUT carrying
 
 The bucket must have been created with Object Lock (see :func:`create_bucket_with_object_lock`);
 :meth:`S3ObjectStore.check` refuses to run on a bucket without it.
+
+A server that cannot be reached must become a quick, clear 503, never a hung request: the HTTP
+client gives up after a few seconds and at most :data:`ATTEMPTS` attempts, and ignores a server's
+``Retry-After`` (which could otherwise stall a request for as long as the server asks).
 """
 
 from __future__ import annotations
@@ -51,10 +55,22 @@ from archive_service.storage.protocol import IncompleteObject, StoredObject
 
 #: User metadata holding the hex SHA-256, so ``stat`` needs no checksum-mode request.
 SHA256_METADATA = "x-amz-meta-archive-sha256"
+#: User metadata repeating the content type: SeaweedFS 4.48 resets the Content-Type of a version
+#: to application/octet-stream when its legal hold changes, but leaves user metadata alone.
+CONTENT_TYPE_METADATA = "x-amz-meta-archive-content-type"
 _INIT_HINT = "Run `archive-service storage init` to create the bucket with Object Lock."
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
 _EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 _INTEGRITY_CODES = frozenset({"BadDigest", "XAmzContentChecksumMismatch", "InvalidDigest"})
+#: Answer headers (as minio-py reports them in ``Object.metadata``) stat relies on.
+_LEGAL_HOLD_HEADER = "x-amz-object-lock-legal-hold"
+_CHECKSUM_HEADER = "x-amz-checksum-sha256"
+#: Ask HEAD for the checksum the server verified and stored with the object.
+_CHECKSUM_MODE = {"x-amz-checksum-mode": "ENABLED"}
+#: Every request is tried at most this often (one try and two retries), with short pauses.
+ATTEMPTS = 3
+CONNECT_TIMEOUT_SECONDS = 3.0
+READ_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,8 +91,14 @@ class S3Location:
     def client(self) -> Minio:
         # Few retries and short timeouts: a dead server must become a 503, not a hung request.
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=60),
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS),
+            retries=urllib3.Retry(
+                total=ATTEMPTS - 1,
+                backoff_factor=0.2,
+                backoff_max=1.0,
+                status_forcelist=(502, 503, 504),
+                respect_retry_after_header=False,
+            ),
             maxsize=16,
         )
         return Minio(
@@ -132,6 +154,7 @@ class S3ObjectStore:
         headers = genheaders(
             {
                 SHA256_METADATA: expected,
+                CONTENT_TYPE_METADATA: content_type,
                 "x-amz-sdk-checksum-algorithm": "SHA256",
                 "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(expected)).decode(),
             },
@@ -173,18 +196,53 @@ class S3ObjectStore:
 
     def stat(self, key: str, version_id: str | None = None) -> StoredObject:
         validate_key(key)
-        with self._translated(key):
-            found = self._client.stat_object(self.location.bucket, key, version_id=version_id)
-        return _stored_object(key, found)
+        return _stored_object(key, self._head(key, version_id))
 
     def exists(self, key: str) -> bool:
         """Any version of the key counts, even one hidden behind a delete marker."""
         validate_key(key)
-        with self._translated(key):
-            listed = self._client.list_objects(
-                self.location.bucket, prefix=key, include_version=True
+        return bool(self._version_ids(key, include_delete_markers=True))
+
+    def set_legal_hold(self, key: str, version_id: str, *, on: bool) -> StoredObject:
+        """The server's own legal hold: while on, not even root can delete the version.
+
+        The version is looked at first, so no hold is ever placed on (or released from) an
+        object this service did not write; the answer is what the server reports afterwards.
+        """
+        self.stat(key, version_id)
+        with self._translated(key, version_id):
+            if on:
+                self._client.enable_object_legal_hold(self.location.bucket, key, version_id)
+            else:
+                self._client.disable_object_legal_hold(self.location.bucket, key, version_id)
+        stored = self.stat(key, version_id)
+        if stored.legal_hold != on:
+            raise StorageUnavailable(
+                f"The S3 server did not confirm the legal hold on {key} (version {version_id}) "
+                f"as {'placed' if on else 'released'}; it must not be relied on."
             )
-            return any(item.object_name == key for item in listed)
+        return stored
+
+    def find(self, key: str, *, sha256: str) -> StoredObject | None:
+        """Newest first, past delete markers; only versions whose hash the *server* verified.
+
+        Our metadata alone is not enough: anyone with write access could add a version carrying
+        a copied ``archive-sha256`` header over other bytes. The checksum the server computed
+        and checked at upload (``x-amz-checksum-sha256``) cannot be forged that way, so a
+        version without it, or with another one, is never returned.
+        """
+        validate_key(key)
+        expected = normalize_sha256(sha256)
+        server_checksum = base64.b64encode(bytes.fromhex(expected)).decode()
+        for version_id in self._version_ids(key, include_delete_markers=False):
+            try:
+                found = self._head(key, version_id, checksum=True)
+                stored = _stored_object(key, found)
+            except (ObjectNotFoundError, IntegrityFailure):
+                continue  # gone meanwhile, or not written by this service
+            if stored.sha256 == expected and _header(found, _CHECKSUM_HEADER) == server_checksum:
+                return stored
+        return None
 
     def iter_objects(self, prefix: str = "") -> Iterator[StoredObject]:
         validate_prefix(prefix)
@@ -236,6 +294,27 @@ class S3ObjectStore:
                 f"(Object Lock itself can only be enabled when a bucket is created). {_INIT_HINT}"
             )
 
+    def _head(self, key: str, version_id: str | None, *, checksum: bool = False) -> Object:
+        with self._translated(key, version_id):
+            return self._client.stat_object(
+                self.location.bucket,
+                key,
+                version_id=version_id,
+                extra_headers=_CHECKSUM_MODE if checksum else None,
+            )
+
+    def _version_ids(self, key: str, *, include_delete_markers: bool) -> list[str]:
+        """Version ids of exactly ``key`` (not of keys it is a prefix of), newest first."""
+        with self._translated(key):
+            return [
+                item.version_id or "null"
+                for item in self._client.list_objects(
+                    self.location.bucket, prefix=key, include_version=True
+                )
+                if item.object_name == key
+                and (include_delete_markers or not item.is_delete_marker)
+            ]
+
     def _lock_config(self) -> ObjectLockConfig | None:
         try:
             return self._client.get_object_lock_config(self.location.bucket)
@@ -245,13 +324,18 @@ class S3ObjectStore:
             raise
 
     @contextmanager
-    def _translated(self, key: str) -> Iterator[None]:
+    def _translated(self, key: str, version_id: str | None = None) -> Iterator[None]:
         """minio-py and urllib3 errors become the storage room's errors, with no credentials."""
         try:
             yield
         except StorageError:
             raise
         except S3Error as exc:
+            if version_id is not None and _is_status(exc, 400):
+                # A malformed version id (MinIO answers HEAD with a bare 400): no such version.
+                raise ObjectNotFoundError(
+                    f"Object {key} has no version {version_id}."
+                ) from None
             raise _translate(exc, key) from None
         except IntegrityFailure:
             raise
@@ -259,9 +343,11 @@ class S3ObjectStore:
             # minio-py validates names (bucket, key) itself before any request.
             raise StorageConfigurationError(f"The S3 client refused the request: {exc}.") from None
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            gave_up = isinstance(exc, urllib3.exceptions.MaxRetryError)
+            tried = f", {ATTEMPTS} attempts" if gave_up else ""
             raise StorageUnavailable(
                 f"The S3 server at {self.location.endpoint} cannot be reached "
-                f"({type(exc).__name__}); retrying later may succeed."
+                f"({type(exc).__name__}{tried}); retrying later may succeed."
             ) from None
 
 
@@ -269,7 +355,7 @@ def _translate(exc: S3Error, key: str) -> ArchiveError:
     code = exc.code or ""
     if code in _NOT_FOUND_CODES or (code == "InvalidArgument" and "version" in str(exc).lower()):
         return ObjectNotFoundError(f"No object is stored under key {key} (and version).")
-    if exc.response is not None and exc.response.status == 405:
+    if _is_status(exc, 405):
         # A version id naming a delete marker.
         return ObjectNotFoundError(f"No object is stored under key {key} (and version).")
     if code in _EXISTS_CODES:
@@ -285,11 +371,22 @@ def _translate(exc: S3Error, key: str) -> ArchiveError:
     )
 
 
+def _is_status(exc: S3Error, status: int) -> bool:
+    return exc.response is not None and exc.response.status == status
+
+
+def _header(found: Object, name: str) -> str:
+    """One answer header of a stat (minio-py keeps them, any case, in ``metadata``)."""
+    for header, value in (found.metadata or {}).items():
+        if header.lower() == name:
+            return str(value)
+    return ""
+
+
 def _stored_object(key: str, found: Object) -> StoredObject:
-    metadata = {name.lower(): str(value) for name, value in (found.metadata or {}).items()}
-    sha256 = metadata.get(SHA256_METADATA, "")
-    mode = metadata.get("x-amz-object-lock-mode", "")
-    until = metadata.get("x-amz-object-lock-retain-until-date", "")
+    sha256 = _header(found, SHA256_METADATA)
+    mode = _header(found, "x-amz-object-lock-mode")
+    until = _header(found, "x-amz-object-lock-retain-until-date")
     if mode != COMPLIANCE or not until or not sha256:
         # Someone wrote this version past the service (e.g. with root credentials).
         raise IntegrityFailure(
@@ -301,9 +398,11 @@ def _stored_object(key: str, found: Object) -> StoredObject:
         version_id=found.version_id or "",
         sha256=sha256,
         size=found.size or 0,
-        content_type=found.content_type or "",
+        content_type=_header(found, CONTENT_TYPE_METADATA) or found.content_type or "",
         retain_until=_parse_utc(until),
         stored_at=(found.last_modified or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),
+        # Absent (MinIO, before any hold was placed) means off, as in S3.
+        legal_hold=_header(found, _LEGAL_HOLD_HEADER).upper() == "ON",
     )
 
 

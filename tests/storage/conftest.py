@@ -14,7 +14,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,7 +23,8 @@ import pytest
 
 from archive_service.storage import FilesystemObjectStore, ObjectStore, immutable
 from archive_service.storage.s3 import S3ObjectStore, create_bucket_with_object_lock
-from tests.storage import seaweedfs
+from tests.storage import minio, seaweedfs
+from tests.storage.servers import S3TestServer, ServerUnavailable
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def clear_immutable_flags(root: Path) -> None:
 
 
 @contextmanager
-def open_s3_store(_root: Path, server: seaweedfs.SeaweedFS) -> Iterator[ObjectStore]:
+def open_s3_store(_root: Path, server: S3TestServer) -> Iterator[ObjectStore]:
     """Objects stay locked on the server; the namespace keeps tests apart."""
     yield S3ObjectStore(server.location())
 
@@ -80,7 +81,10 @@ BACKENDS = [
     Backend("filesystem-immutable", open_immutable_filesystem_store),
     # The retention must outlast a test (the attacks try to delete before it ends).
     Backend("seaweedfs", open_s3_store, retention=dt.timedelta(hours=1), server="seaweedfs_server"),
+    Backend("minio", open_s3_store, retention=dt.timedelta(hours=1), server="minio_server"),
 ]
+#: The session fixtures of every S3 server, for tests that run against each (attacks, S3 set-up).
+S3_SERVERS = ["seaweedfs_server", "minio_server"]
 
 
 def _server_unavailable(reason: str) -> NoReturn:
@@ -90,18 +94,34 @@ def _server_unavailable(reason: str) -> NoReturn:
     pytest.skip(f"the S3 test server could not be started: {reason}")
 
 
-@pytest.fixture(scope="session")
-def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[seaweedfs.SeaweedFS]:
-    """One ``weed mini`` for the whole session, on 127.0.0.1 only, with an Object Lock bucket."""
-    try:
-        process, server = seaweedfs.start(tmp_path_factory.mktemp("seaweedfs"))
-    except (seaweedfs.SeaweedFSUnavailable, OSError) as exc:
-        _server_unavailable(str(exc))
-    try:
+def _serve(
+    running: Callable[[Path], AbstractContextManager[S3TestServer]], workdir: Path
+) -> Iterator[S3TestServer]:
+    """One server for the whole session, on 127.0.0.1 only, with an Object Lock bucket."""
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(running(workdir))
+        except (ServerUnavailable, OSError) as exc:
+            _server_unavailable(str(exc))
         create_bucket_with_object_lock(server.location(as_root=True), default_retention_days=1)
         yield server
-    finally:
-        seaweedfs.stop(process)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3TestServer]:
+    yield from _serve(seaweedfs.running, tmp_path_factory.mktemp("seaweedfs"))
+
+
+@pytest.fixture(scope="session")
+def minio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3TestServer]:
+    yield from _serve(minio.running, tmp_path_factory.mktemp("minio"))
+
+
+@pytest.fixture(params=S3_SERVERS, ids=lambda name: name.removesuffix("_server"))
+def s3_server(request: pytest.FixtureRequest) -> S3TestServer:
+    """Each S3 server in turn: a test taking this runs once per server."""
+    server: S3TestServer = request.getfixturevalue(request.param)
+    return server
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)

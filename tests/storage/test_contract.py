@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import threading
@@ -325,3 +326,82 @@ def test_hash_may_be_given_in_upper_case(
 
 def test_check_passes_on_a_usable_store(store: ObjectStore) -> None:
     store.check()
+
+
+def test_a_new_object_has_no_legal_hold(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    stored = put(store, f"{namespace}/unheld", b"x", retain_until)
+
+    assert stored.legal_hold is False
+    assert store.stat(stored.key).legal_hold is False
+
+
+def test_legal_hold_is_placed_reported_and_released(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/held/journal.pdf"
+    stored = put(store, key, b"%PDF-1.7 held", retain_until)
+
+    held = store.set_legal_hold(key, stored.version_id, on=True)
+
+    assert held == dataclasses.replace(stored, legal_hold=True)
+    assert store.stat(key).legal_hold is True
+    assert store.stat(key, stored.version_id).legal_hold is True
+    assert [item.legal_hold for item in store.iter_objects(f"{namespace}/held/")] == [True]
+    assert store.set_legal_hold(key, stored.version_id, on=True).legal_hold is True  # idempotent
+
+    released = store.set_legal_hold(key, stored.version_id, on=False)
+
+    assert released == stored
+    assert store.stat(key, stored.version_id).legal_hold is False
+    assert store.get(key, sha256=stored.sha256, version_id=stored.version_id) == b"%PDF-1.7 held"
+
+
+def test_legal_hold_on_a_missing_object_or_version_is_not_found(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    stored = put(store, f"{namespace}/there", b"x", retain_until)
+
+    with pytest.raises(ObjectNotFoundError):
+        store.set_legal_hold(stored.key, "no-such-version", on=True)
+    with pytest.raises(ObjectNotFoundError):
+        store.set_legal_hold(f"{namespace}/not-there", stored.version_id, on=True)
+    with pytest.raises(InvalidInput):
+        store.set_legal_hold("../escape", stored.version_id, on=True)
+
+    assert store.stat(stored.key).legal_hold is False
+
+
+def test_find_returns_the_version_with_that_content(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/found.pdf"
+    stored = put(store, key, b"%PDF-1.7 found", retain_until)
+
+    assert store.find(key, sha256=digest(b"%PDF-1.7 found")) == stored
+    assert store.find(key, sha256=digest(b"%PDF-1.7 found").upper()) == stored
+    assert store.find(key, sha256=digest(b"other bytes")) is None
+    assert store.find(f"{namespace}/found", sha256=stored.sha256) is None  # a prefix is no key
+    assert store.find(f"{namespace}/never-stored", sha256=stored.sha256) is None
+
+
+def test_find_reports_a_legal_hold(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    stored = put(store, f"{namespace}/held-and-found", b"x", retain_until)
+    store.set_legal_hold(stored.key, stored.version_id, on=True)
+
+    found = store.find(stored.key, sha256=stored.sha256)
+
+    assert found is not None and found.legal_hold is True
+
+
+@pytest.mark.parametrize("bad_hash", ["", "g" * 64])
+def test_find_refuses_malformed_arguments(
+    store: ObjectStore, namespace: str, bad_hash: str
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.find(f"{namespace}/x", sha256=bad_hash)
+    with pytest.raises(InvalidInput):
+        store.find("../x", sha256=digest(b"x"))

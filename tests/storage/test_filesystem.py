@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -419,3 +420,103 @@ def test_concurrent_puts_from_two_processes_have_exactly_one_winner(
     winner = next(index for index, outcome in outcomes.items() if outcome == "stored")
     expected = f"process {winner}".encode()
     assert fs_store.get(KEY, sha256=digest(expected)) == expected
+
+
+# -- legal holds --------------------------------------------------------------------------------
+
+
+def hold_records(root: Path, key: str) -> list[dict[str, Any]]:
+    folder = root / "holds" / key
+    return [json.loads(path.read_text()) for path in sorted(folder.iterdir())]
+
+
+def test_legal_hold_survives_a_restart_of_the_store(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    stored = put(fs_store, KEY, DATA)
+    fs_store.set_legal_hold(KEY, stored.version_id, on=True)
+
+    reopened = FilesystemObjectStore(root)
+
+    assert reopened.stat(KEY).legal_hold is True
+    assert reopened.find(KEY, sha256=digest(DATA)) == reopened.stat(KEY)
+
+
+def test_every_hold_change_is_a_new_read_only_record(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    stored = put(fs_store, KEY, DATA)
+    for on in (True, False, True):
+        fs_store.set_legal_hold(KEY, stored.version_id, on=on)
+
+    folder = root / "holds" / KEY
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "00000001.json",
+        "00000002.json",
+        "00000003.json",
+    ]
+    assert [record["legal_hold"] for record in hold_records(root, KEY)] == [True, False, True]
+    assert {record["key"] for record in hold_records(root, KEY)} == {KEY}
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o444 for path in folder.iterdir())
+    assert list(fs_store.iter_incomplete()) == []
+
+
+def test_concurrent_hold_changes_never_overwrite_each_other(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    stored = put(fs_store, KEY, DATA)
+    writers = 8
+    start = threading.Barrier(writers)
+
+    def hold() -> None:
+        start.wait()
+        fs_store.set_legal_hold(KEY, stored.version_id, on=True)
+
+    threads = [threading.Thread(target=hold) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(hold_records(root, KEY)) == writers
+    assert fs_store.stat(KEY).legal_hold is True
+
+
+def test_a_hold_record_edited_behind_the_store_is_refused(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    stored = put(fs_store, KEY, DATA)
+    fs_store.set_legal_hold(KEY, stored.version_id, on=True)
+    record = root / "holds" / KEY / "00000001.json"
+    make_writable(record)
+    record.write_text(record.read_text().replace(KEY, "journals/other"))
+
+    with pytest.raises(IntegrityFailure):
+        fs_store.stat(KEY)
+
+
+def test_leftover_of_an_interrupted_hold_change_is_reported_not_counted(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    stored = put(fs_store, KEY, DATA)
+    folder = root / "holds" / KEY
+    folder.mkdir(parents=True)
+    (folder / ".00000001.json#crash").write_text('{"legal_hold": tr')
+
+    assert fs_store.stat(KEY).legal_hold is False
+    assert [item.reason for item in fs_store.iter_incomplete()] == [
+        "temporary file of an interrupted write"
+    ]
+    assert fs_store.set_legal_hold(KEY, stored.version_id, on=True).legal_hold is True
+    assert fs_store.stat(KEY).legal_hold is True
+
+
+def test_find_ignores_a_manifest_whose_data_is_gone(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    put(fs_store, KEY, DATA)
+    data_file = root / "objects" / KEY
+    make_writable(data_file.parent)
+    data_file.unlink()
+
+    assert fs_store.find(KEY, sha256=digest(DATA)) is None

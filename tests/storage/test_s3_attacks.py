@@ -26,7 +26,7 @@ from minio.versioningconfig import SUSPENDED, VersioningConfig
 from archive_service.errors import IntegrityFailure
 from archive_service.storage import ObjectExistsError, ObjectNotFoundError, StoredObject
 from archive_service.storage.s3 import S3ObjectStore
-from tests.storage import seaweedfs
+from tests.storage.servers import S3TestServer
 
 ORIGINAL = b"%PDF-1.7 the archived journal, as signed"
 #: Long enough to outlast any test: every attack happens well before it ends.
@@ -37,19 +37,19 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(params=["seaweedfs_server"])
-def server(request: pytest.FixtureRequest) -> seaweedfs.SeaweedFS:
-    """Every S3 server the suite can start; add MinIO here when its fixture exists."""
-    return request.getfixturevalue(request.param)
+@pytest.fixture
+def server(s3_server: S3TestServer) -> S3TestServer:
+    """Every S3 server the suite can start (conftest.S3_SERVERS)."""
+    return s3_server
 
 
 @pytest.fixture
-def store(server: seaweedfs.SeaweedFS) -> S3ObjectStore:
+def store(server: S3TestServer) -> S3ObjectStore:
     return S3ObjectStore(server.location())
 
 
 @pytest.fixture
-def root(server: seaweedfs.SeaweedFS) -> Minio:
+def root(server: S3TestServer) -> Minio:
     return server.root_client()
 
 
@@ -63,7 +63,7 @@ def stored(store: S3ObjectStore) -> StoredObject:
 
 
 @pytest.fixture
-def versioning_restored(root: Minio, server: seaweedfs.SeaweedFS) -> Iterator[None]:
+def versioning_restored(root: Minio, server: S3TestServer) -> Iterator[None]:
     """Should an attack on the bucket succeed, undo it so the other tests still mean something."""
     yield
     if root.get_bucket_versioning(server.bucket).status != ENABLED:
@@ -157,7 +157,7 @@ def test_suspending_versioning_is_refused(
     store: S3ObjectStore,
     root: Minio,
     stored: StoredObject,
-    server: seaweedfs.SeaweedFS,
+    server: S3TestServer,
     versioning_restored: None,
 ) -> None:
     with pytest.raises(S3Error):
@@ -215,6 +215,7 @@ def test_delete_without_version_only_hides_the_document(
     with pytest.raises(ObjectNotFoundError):
         store.get(stored.key, sha256=stored.sha256)
     assert store.exists(stored.key)  # the key stays taken: write-once survives a delete marker
+    assert store.find(stored.key, sha256=stored.sha256) == stored  # found past the marker
     assert_original_intact(store, root, stored)
 
 
@@ -229,3 +230,103 @@ def test_a_version_written_past_the_service_is_not_trusted(
     with pytest.raises(IntegrityFailure):
         store.get(stored.key, sha256=stored.sha256)
     assert_original_intact(store, root, stored)
+
+
+def test_find_passes_over_a_forged_version_that_copies_the_recorded_hash(
+    store: S3ObjectStore, root: Minio, stored: StoredObject
+) -> None:
+    """A forger with root can copy our metadata (hash, COMPLIANCE lock) onto other bytes, but
+    not the checksum the server computes over the bytes it really received."""
+    forged = b"%PDF-1.7 a forged journal"
+    copied = {
+        "x-amz-meta-archive-sha256": stored.sha256,
+        "x-amz-meta-archive-content-type": stored.content_type,
+    }
+    for checksum in (None, base64.b64encode(hashlib.sha256(forged).digest()).decode()):
+        headers = dict(copied)
+        if checksum:
+            headers |= {"x-amz-sdk-checksum-algorithm": "SHA256", "x-amz-checksum-sha256": checksum}
+        root.put_object(
+            store.location.bucket,
+            stored.key,
+            io.BytesIO(forged),
+            len(forged),
+            content_type=stored.content_type,
+            metadata=headers,
+            retention=Retention(COMPLIANCE, stored.retain_until),
+        )
+        assert store.stat(stored.key).sha256 == stored.sha256  # the forgery's claim
+
+        assert store.find(stored.key, sha256=stored.sha256) == stored
+
+    assert_original_intact(store, root, stored)
+
+
+def test_deleting_a_held_version_is_refused(
+    store: S3ObjectStore, root: Minio, stored: StoredObject
+) -> None:
+    store.set_legal_hold(stored.key, stored.version_id, on=True)
+
+    with pytest.raises(S3Error):
+        root.remove_object(store.location.bucket, stored.key, version_id=stored.version_id)
+    errors = list(
+        root.remove_objects(
+            store.location.bucket,
+            [DeleteObject(stored.key, stored.version_id)],
+            bypass_governance_mode=True,
+        )
+    )
+
+    assert [error.name for error in errors] == [stored.key]
+    assert root.is_object_legal_hold_enabled(
+        store.location.bucket, stored.key, version_id=stored.version_id
+    )
+    assert store.get(stored.key, sha256=stored.sha256, version_id=stored.version_id) == ORIGINAL
+    assert store.stat(stored.key, stored.version_id).legal_hold is True
+
+
+def test_the_server_enforces_a_legal_hold_where_no_retention_applies(
+    root: Minio, server: S3TestServer
+) -> None:
+    """Retention and hold are separate locks: a version with no retention at all (a bucket with
+    Object Lock but no default rule) stands for one whose retention date has passed, without
+    waiting for a clock. Releasing the hold must make it deletable again — proof that the
+    refusal came from the hold."""
+    bucket = f"hold-{uuid.uuid4().hex[:20]}"
+    root.make_bucket(bucket, object_lock=True)
+    key = "held/journal.pdf"
+    written = root.put_object(bucket, key, io.BytesIO(ORIGINAL), len(ORIGINAL))
+    assert retention_or_none(root, bucket, key, written.version_id) is None
+    root.enable_object_legal_hold(bucket, key, version_id=written.version_id)
+
+    with pytest.raises(S3Error):
+        root.remove_object(bucket, key, version_id=written.version_id)
+    refused = list(
+        root.remove_objects(
+            bucket, [DeleteObject(key, written.version_id)], bypass_governance_mode=True
+        )
+    )
+    kept = root.get_object(bucket, key, version_id=written.version_id)
+    try:
+        assert kept.read() == ORIGINAL
+    finally:
+        kept.close()
+        kept.release_conn()
+
+    root.disable_object_legal_hold(bucket, key, version_id=written.version_id)
+    root.remove_object(bucket, key, version_id=written.version_id)
+
+    assert [error.name for error in refused] == [key]
+    left = root.list_objects(bucket, prefix=key, recursive=True, include_version=True)
+    assert [(item.object_name, item.version_id) for item in left] == []
+
+
+def retention_or_none(root: Minio, bucket: str, key: str, version_id: str | None) -> object:
+    """The version's retention; SeaweedFS says "no Object Lock configuration" where MinIO
+    answers with none."""
+    try:
+        return root.get_object_retention(bucket, key, version_id=version_id)
+    except S3Error as exc:
+        if exc.code == "ObjectLockConfigurationNotFoundError":
+            return None
+        raise

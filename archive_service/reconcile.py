@@ -1,0 +1,315 @@
+"""Compare the object store with the database: what a crash or an outside hand left behind.
+
+Invariant 2 orders every ingest as *objects first, then the row*, so a crash in between leaves
+an **orphan** — an object no version row names. Orphans are harmless: they are locked, nobody can
+reach them through the API, and a retry of the same upload adopts them (see
+:meth:`archive_service.pipeline.Archive.ingest`). The opposite, a **stale row** — a version row
+whose object is missing or whose stored hash or size differ from the record — must never happen;
+it means the store lost or changed archived data and needs a person at once.
+
+The job only reads: it lists, it never deletes (the objects are locked anyway) and it writes
+nothing to the database. It compares the store's own record (hash, size) with the row, not the
+bytes: re-hashing every object is the fixity check's job (``archive-service verify``).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
+from archive_service.db import DocumentVersion
+from archive_service.errors import IntegrityFailure
+from archive_service.storage import IncompleteObject, ObjectNotFoundError, ObjectStore
+from archive_service.storage.protocol import StoredObject
+
+#: ``journals/<edrpou>/<year>/<class>/<document id>/v0001/<file>`` (see object_keys).
+_VERSION_KEY = re.compile(
+    r"journals/(?:[^/]+/){3}(?P<document>[0-9a-f-]{36})/v(?P<number>\d{4,})/(?P<name>[^/]+)"
+)
+#: How often (in objects) the progress callback hears from a long listing.
+PROGRESS_EVERY = 500
+
+
+class Severity(enum.IntEnum):
+    """The command's exit code: the worst finding decides it."""
+
+    CLEAN = 0
+    #: Orphans awaiting a retry, or incomplete writes: harmless, worth a look.
+    ATTENTION = 1
+    #: A row without its object (or with other bytes): archived data is lost or changed.
+    SERIOUS = 2
+
+
+def version_of_key(key: str) -> tuple[str, int] | None:
+    """(document id, version number) that a version object's key names, else None."""
+    match = _VERSION_KEY.fullmatch(key)
+    if match is None:
+        return None
+    return match.group("document"), int(match.group("number"))
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """An object in the store that no version row names."""
+
+    key: str
+    version_id: str
+    sha256: str
+    size: int
+    #: (document id, version) the key names, if it is a version object.
+    names_version: tuple[str, int] | None
+    #: True when that version was recorded since with other objects (a retried upload signed
+    #: its PDF anew): nothing to do, the object only waits for its retention date.
+    superseded: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        document, number = self.names_version or (None, None)
+        return {
+            "key": self.key,
+            "version_id": self.version_id,
+            "sha256": self.sha256,
+            "size": self.size,
+            "document_id": document,
+            "version": number,
+            "superseded": self.superseded,
+        }
+
+
+@dataclass(frozen=True)
+class StaleRow:
+    """A version row whose object is missing or differs from the record."""
+
+    document_id: str
+    version: int
+    #: ``pdf`` or ``source``.
+    part: str
+    key: str
+    version_id: str
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "document_id": self.document_id,
+            "version": self.version,
+            "part": self.part,
+            "key": self.key,
+            "version_id": self.version_id,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    objects: int
+    recorded_objects: int
+    checkpoints: int
+    orphans: tuple[Orphan, ...]
+    stale_rows: tuple[StaleRow, ...]
+    incomplete: tuple[IncompleteObject, ...]
+
+    @property
+    def severity(self) -> Severity:
+        if self.stale_rows:
+            return Severity.SERIOUS
+        if self.incomplete or any(not o.superseded for o in self.orphans):
+            return Severity.ATTENTION
+        return Severity.CLEAN
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.name.lower(),
+            "exit_code": int(self.severity),
+            "objects": self.objects,
+            "recorded_objects": self.recorded_objects,
+            "audit_checkpoints": self.checkpoints,
+            "orphans": [o.as_dict() for o in self.orphans],
+            "stale_rows": [r.as_dict() for r in self.stale_rows],
+            "incomplete": [
+                {"location": i.location, "reason": i.reason, "key": i.key} for i in self.incomplete
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """One object a version row names, with what the row recorded about it."""
+
+    document_id: str
+    version: int
+    part: str
+    key: str
+    version_id: str
+    sha256: str
+    size: int
+
+
+@dataclass
+class _Scan:
+    expected: dict[str, _Expected]
+    recorded_versions: set[tuple[str, int]]
+    seen: set[str] = field(default_factory=set)
+    objects: int = 0
+    checkpoints: int = 0
+    orphans: list[Orphan] = field(default_factory=list)
+    stale: list[StaleRow] = field(default_factory=list)
+
+
+def _expected_objects(sessions: sessionmaker[Session]) -> dict[str, _Expected]:
+    with sessions() as session:
+        rows = session.execute(
+            select(
+                DocumentVersion.document_id,
+                DocumentVersion.number,
+                DocumentVersion.object_key,
+                DocumentVersion.object_version_id,
+                DocumentVersion.sha256,
+                DocumentVersion.size,
+                DocumentVersion.source_object_key,
+                DocumentVersion.source_object_version_id,
+                DocumentVersion.source_sha256,
+                DocumentVersion.source_size,
+            )
+        ).all()
+    expected: dict[str, _Expected] = {}
+    for row in rows:
+        parts = (
+            ("pdf", row.object_key, row.object_version_id, row.sha256, row.size),
+            (
+                "source",
+                row.source_object_key,
+                row.source_object_version_id,
+                row.source_sha256,
+                row.source_size,
+            ),
+        )
+        for part, key, version_id, sha256, size in parts:
+            expected[key] = _Expected(
+                row.document_id, row.number, part, key, version_id, sha256, size
+            )
+    return expected
+
+
+def _difference(row: _Expected, stored: StoredObject) -> str | None:
+    if stored.sha256 != row.sha256:
+        return f"the store records SHA-256 {stored.sha256}, the database {row.sha256}"
+    if stored.size != row.size:
+        return f"the store records {stored.size} bytes, the database {row.size}"
+    return None
+
+
+def _check_recorded(store: ObjectStore, row: _Expected, listed: StoredObject | None) -> str | None:
+    """The problem with a recorded object, or None when the store still holds it as recorded.
+
+    The listing shows each key's current version; the row names its own version, which may sit
+    behind a newer one or a delete marker, so anything else is looked up by version id.
+    """
+    stored = listed
+    if stored is None or stored.version_id != row.version_id:
+        try:
+            stored = store.stat(row.key, row.version_id)
+        except ObjectNotFoundError:
+            return "the object is missing from the store"
+        except IntegrityFailure as exc:
+            return exc.message
+    return _difference(row, stored)
+
+
+def _classify(scan: _Scan, stored: StoredObject) -> None:
+    scan.objects += 1
+    if stored.key.startswith(CHECKPOINT_PREFIX):
+        scan.checkpoints += 1
+        return
+    row = scan.expected.get(stored.key)
+    if row is None:
+        names = version_of_key(stored.key)
+        scan.orphans.append(
+            Orphan(
+                stored.key,
+                stored.version_id,
+                stored.sha256,
+                stored.size,
+                names,
+                names in scan.recorded_versions,
+            )
+        )
+
+
+def reconcile(
+    store: ObjectStore,
+    sessions: sessionmaker[Session],
+    progress: Callable[[int], None] | None = None,
+) -> ReconcileReport:
+    """List orphans, stale rows and incomplete writes; change nothing.
+
+    :param sessions: read sessions (no write lock is needed or taken).
+    :param progress: called with the number of objects listed so far, every
+        :data:`PROGRESS_EVERY` objects.
+    """
+    expected = _expected_objects(sessions)
+    scan = _Scan(expected, {(e.document_id, e.version) for e in expected.values()})
+    listed: dict[str, StoredObject] = {}
+    for stored in store.iter_objects():
+        _classify(scan, stored)
+        if stored.key in expected:
+            listed[stored.key] = stored
+        if progress is not None and scan.objects % PROGRESS_EVERY == 0:
+            progress(scan.objects)
+    for row in expected.values():
+        problem = _check_recorded(store, row, listed.get(row.key))
+        if problem is not None:
+            scan.stale.append(
+                StaleRow(row.document_id, row.version, row.part, row.key, row.version_id, problem)
+            )
+    return ReconcileReport(
+        objects=scan.objects,
+        recorded_objects=len(expected),
+        checkpoints=scan.checkpoints,
+        orphans=tuple(scan.orphans),
+        stale_rows=tuple(sorted(scan.stale, key=lambda r: (r.document_id, r.version, r.part))),
+        incomplete=tuple(store.iter_incomplete()),
+    )
+
+
+def describe(report: ReconcileReport) -> Iterable[str]:
+    """The report for people, one line at a time."""
+    yield (
+        f"{report.objects} objects in the store ({report.checkpoints} audit checkpoints), "
+        f"{report.recorded_objects} named by version rows"
+    )
+    waiting = [o for o in report.orphans if not o.superseded]
+    superseded = [o for o in report.orphans if o.superseded]
+    if waiting:
+        yield (
+            f"{len(waiting)} orphan object(s) left by interrupted uploads — harmless (locked, "
+            "unreachable through the API); a retry of the same upload re-uses the stored export "
+            "and signs its PDF anew:"
+        )
+        yield from (f"  {o.key} ({o.size} bytes, sha256 {o.sha256})" for o in waiting)
+    if superseded:
+        yield (
+            f"{len(superseded)} leftover object(s) of uploads that were retried and recorded "
+            "since — nothing to do; they stay locked until their retention date:"
+        )
+        yield from (f"  {o.key}" for o in superseded)
+    if report.incomplete:
+        yield f"{len(report.incomplete)} incomplete write(s) — harmless, not archived documents:"
+        yield from (f"  {i.location}: {i.reason}" for i in report.incomplete)
+    if report.stale_rows:
+        yield (
+            f"SERIOUS: {len(report.stale_rows)} version row(s) point at objects the store does "
+            "not hold as recorded — archived data is lost or changed. Do not retry uploads; "
+            "alert the archive's administrator and restore from a replica:"
+        )
+        yield from (
+            f"  document {r.document_id} version {r.version} {r.part}: {r.key} — {r.problem}"
+            for r in report.stale_rows
+        )
+    if report.severity is Severity.CLEAN:
+        yield "clean: every version row has its object, and no upload awaits a retry"
