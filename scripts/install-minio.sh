@@ -26,6 +26,10 @@ if [ -x "$binary" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ]; th
   exit 0
 fi
 
+# The official Go tarball installs to /usr/local/go; a non-login shell may not have it on PATH.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  PATH="/usr/local/go/bin:$PATH"
+fi
 command -v go >/dev/null 2>&1 || {
   echo "install-minio: 'go' is not on PATH; building MinIO needs Go 1.24 or newer" >&2
   exit 1
