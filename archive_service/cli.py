@@ -379,35 +379,61 @@ def reconcile(runtime: _Runtime, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("document_id")
-@click.option("--version", type=int, help="Version number (default: latest).")
+@click.argument("document_id", required=False)
+@click.option("--version", type=click.IntRange(min=1), help="Version number (default: latest).")
+@click.option(
+    "--file",
+    "pdf_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Verify this local PDF instead, and say whether it is an archived version.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report.")
+@click.option("--xml", "as_xml", is_flag=True, help="Print the ETSI TS 119 102-2 XML report.")
 @pass_runtime
 @_guarded
-def verify(runtime: _Runtime, document_id: str, version: int | None, as_json: bool) -> None:
-    """Re-hash a stored document and validate its signatures."""
-    report = runtime.archive.verify_document(document_id, version, _CLI_CONTEXT)
-    if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+def verify(
+    runtime: _Runtime,
+    document_id: str | None,
+    version: int | None,
+    pdf_path: Path | None,
+    as_json: bool,
+    as_xml: bool,
+) -> None:
+    """Verify a stored document (DOCUMENT_ID) or a local PDF (--file PATH).
+
+    A stored version's bytes are re-hashed against the record and its signatures validated;
+    a local file is looked up among the archived versions by SHA-256 and validated. Every
+    verification is audited. Exit code: 0 valid, 1 not valid, 2 bad input (e.g. not a PDF).
+    """
+    from archive_service.verification import (
+        etsi_report_xml,
+        verification_json,
+        verification_text,
+    )
+
+    if (document_id is None) == (pdf_path is None):
+        raise click.UsageError("Give either DOCUMENT_ID or --file PATH.")
+    if as_json and as_xml:
+        raise click.UsageError("Choose one of --json and --xml.")
+    if pdf_path is not None and version is not None:
+        raise click.UsageError("--version applies to DOCUMENT_ID, not to --file.")
+    archive = runtime.archive
+    if pdf_path is not None:
+        verification = archive.verify_upload(pdf_path.read_bytes(), "application/pdf", _CLI_CONTEXT)
     else:
-        _print_verification(report)
-    if not report["valid"]:
+        assert document_id is not None
+        verification = archive.verify_document(document_id, version, _CLI_CONTEXT)
+    if as_json:
+        click.echo(json.dumps(verification_json(verification), indent=2, ensure_ascii=False))
+    elif as_xml:
+        click.echo(etsi_report_xml(verification).decode("utf-8"), nl=False)
+    else:
+        lines = verification_text(verification)
+        click.secho(lines[0], fg="green" if verification.valid else "red")
+        for line in lines[1:]:
+            click.echo(line)
+    if not verification.valid:
         sys.exit(1)
-
-
-def _print_verification(report: dict[str, Any]) -> None:
-    integrity = report["integrity"]
-    click.echo(f"document {report['document_id']} version {report['version']}")
-    click.echo(
-        f"  bytes match record: {'yes' if integrity['matches'] else 'NO'} "
-        f"(sha256 {integrity['recorded_sha256']})"
-    )
-    for sig in (report.get("signatures") or {}).get("signatures", []):
-        click.echo(f"  signature {sig.get('field_name')}: {sig.get('summary')}")
-    click.secho(
-        f"  overall: {'VALID' if report['valid'] else 'NOT VALID'}",
-        fg="green" if report["valid"] else "red",
-    )
 
 
 @main.group("audit")

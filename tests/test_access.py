@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from io import BytesIO
 
 import pytest
 from flask.testing import FlaskClient
+from pypdf import PdfWriter
 
 from archive_service.access import Role, authenticate, create_token, revoke_token
 from archive_service.errors import InvalidInput, Unauthorized
@@ -13,6 +15,18 @@ from archive_service.pipeline import Archive
 from tests.conftest import EXAMPLES, Tokens
 
 JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
+
+
+def _unsigned_pdf() -> bytes:
+    """Any readable PDF will do for the matrix: verifying an unsigned one is still allowed."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=100, height=100)
+    buffer = BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+UNSIGNED_PDF = _unsigned_pdf()
 
 # (method, path template, allowed roles in scope); "{id}" is an archived document.
 ENDPOINTS = [
@@ -25,6 +39,7 @@ ENDPOINTS = [
     ("PUT", "/api/v1/documents/{id}/versions/1/legal-hold", {"admin"}),
     ("DELETE", "/api/v1/documents/{id}/versions/1/legal-hold", {"admin"}),
     ("POST", "/api/v1/journals", {"archivist", "job", "admin"}),
+    ("POST", "/api/v1/verify", {"archivist", "inspector", "admin"}),
 ]
 ROLES = ["archivist", "job", "inspector", "admin", "inspector_other", "archivist_other"]
 
@@ -35,6 +50,8 @@ def document_id(archived: dict) -> str:
 
 
 def _call(client: FlaskClient, method: str, path: str, headers: dict[str, str]):
+    if path == "/api/v1/verify":
+        return client.post(path, data=UNSIGNED_PDF, content_type="application/pdf", headers=headers)
     if method == "POST":
         return client.post(
             path, data=JSON_EXAMPLE, content_type="application/json", headers=headers
@@ -65,7 +82,7 @@ def test_authorization_matrix(
             expected = {403}
         elif scope == "other" and "{id}" in template:
             expected = {404}  # outside one's scope looks exactly like missing
-        elif scope == "other" and method == "POST":
+        elif scope == "other" and template == "/api/v1/journals":
             expected = {403}  # may upload, but not for another institution
         else:
             expected = {200, 201}

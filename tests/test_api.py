@@ -253,7 +253,7 @@ def test_verification_report(client: FlaskClient, tokens: Tokens) -> None:
     ).get_json()
     assert report["integrity"]["matches"] is True
     assert report["valid"] is True
-    assert report["signatures"]["signatures"][0]["level"] == "B-T"
+    assert report["signatures"][0]["level"] == "B-T"
 
 
 def test_healthz(client: FlaskClient) -> None:

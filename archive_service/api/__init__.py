@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from archive_service.api import audit_log, documents, errors, health, journals, legal_holds
+from archive_service.api import (
+    audit_log,
+    documents,
+    errors,
+    health,
+    journals,
+    legal_holds,
+    verify,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -14,3 +22,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(documents.bp)
     app.register_blueprint(audit_log.bp)
     app.register_blueprint(legal_holds.bp)
+    app.register_blueprint(verify.bp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from archive_service.api.auth import archive, authenticated, context
+from archive_service.api.verify import report_format, verification_response
 from archive_service.errors import ErrorDetail, InvalidInput
 from archive_service.pipeline import DocumentFilter, Retrieval
 
@@ -68,6 +69,7 @@ def get_source(document_id: str) -> Response:
 
 @bp.get("/<document_id>/verification")
 @authenticated
-def get_verification(document_id: str):  # type: ignore[no-untyped-def]
+def get_verification(document_id: str) -> Response:
+    chosen = report_format()
     version = _int_arg("version", None)
-    return jsonify(archive().verify_document(document_id, version, context()))
+    return verification_response(archive().verify_document(document_id, version, context()), chosen)
