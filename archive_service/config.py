@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from archive_service.errors import ArchiveError
+from archive_service.signing.pades import LEVELS as SIGNATURE_LEVELS
 
 
 class ConfigurationError(ArchiveError):
@@ -157,8 +158,9 @@ def load_settings(
             values[f.name] = _coerce(f.name, getattr(settings, f.name), raw)
     values.update(overrides or {})
     settings = replace(settings, **values)
-    if settings.signature_level not in {"B-B", "B-T"}:
+    if settings.signature_level not in SIGNATURE_LEVELS:
         raise ConfigurationError(
-            f"ARCHIVE_SIGNATURE_LEVEL must be B-B or B-T, not {settings.signature_level!r}."
+            f"ARCHIVE_SIGNATURE_LEVEL must be one of {', '.join(SIGNATURE_LEVELS)}, "
+            f"not {settings.signature_level!r}."
         )
     return settings

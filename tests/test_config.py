@@ -34,7 +34,7 @@ def test_mapping_settings_from_the_environment() -> None:
         ("ARCHIVE_RETENTION_YEARS", "class_journal=five", "whole years"),
         ("ARCHIVE_PDF_PROFILE_BY_INSTITUTION", "26453182", "26453182=PDF/A-1b"),
         ("ARCHIVE_REQUIRE_PURPOSE", "perhaps", "true or false"),
-        ("ARCHIVE_SIGNATURE_LEVEL", "B-Z", "B-B or B-T"),
+        ("ARCHIVE_SIGNATURE_LEVEL", "B-Z", "B-B, B-T, B-LT, B-LTA"),
     ],
 )
 def test_bad_settings_say_what_to_write(variable: str, value: str, fragment: str) -> None:

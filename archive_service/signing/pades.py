@@ -1,8 +1,16 @@
-"""PAdES baseline signatures (B-B, B-T) with pyHanko, checked before they are handed out.
+"""PAdES baseline signatures (B-B, B-T, B-LT, B-LTA) with pyHanko, checked before handed out.
 
 Invariant 6 lives here: :meth:`PadesSigner.sign` validates its own output and returns the level
-that validation *confirmed*. If the key or TSA fails, or the result falls short of the level the
-signer is configured for, it raises :class:`SigningError`; it never returns a weaker signature.
+that validation *confirmed*. If the key, TSA, OCSP or CRL fails, or the result falls short of the
+level the signer is configured for, it raises :class:`SigningError`; it never returns a weaker
+signature.
+
+B-LT and B-LTA: before signing, the signer's and the TSA's chains are validated with revocation
+checking in hard-fail mode (a responder that does not answer fails the signature, a revoked
+certificate never signs). The revocation data gathered there goes into the DSS in a revision of
+its own (B-LT) or together with a document timestamp over it (B-LTA). pyHanko's own post-signing
+step is not used because it opens a plain incremental writer, which would break PDF/A; every
+revision here goes through :func:`~archive_service.signing.pdf_writer.open_for_signing`.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko_certvalidator.fetchers.api import FetcherBackend
 
 from archive_service.signing._sync import run_sync
 from archive_service.signing.certificates import (
@@ -31,11 +40,18 @@ from archive_service.signing.certificates import (
 )
 from archive_service.signing.errors import SigningError, UnreadablePdf
 from archive_service.signing.key_signer import ParsedKeySigner
+from archive_service.signing.long_term import (
+    LONG_TERM_LEVELS,
+    add_validation_data,
+    revocation_context,
+    validated_signer_paths,
+    validated_tsa_paths,
+)
 from archive_service.signing.pdf_writer import open_for_signing
 from archive_service.signing.validation import SignatureReport, async_validate_pdf
 
-#: Levels this signer can produce; B-LT/B-LTA need revocation data (a later issue).
-LEVELS = ("B-B", "B-T")
+#: Levels this signer can produce, weakest first.
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 #: Signature fields are named ``ArchiveSeal1``, ``ArchiveSeal2``, … in signing order.
 FIELD_PREFIX = "ArchiveSeal"
 
@@ -45,9 +61,9 @@ class SignedDocument:
     """A signed PDF and what validation confirmed about its (newest) signature."""
 
     pdf: bytes
-    #: ``B-B`` or ``B-T``: the level confirmed by validating :attr:`pdf`.
+    #: ``B-B`` … ``B-LTA``: the level confirmed by validating :attr:`pdf`.
     level: str
-    #: The timestamp token's time for B-T; the signer's claimed time for B-B. Always UTC.
+    #: The signature timestamp's time from B-T up; the signer's claimed time for B-B. UTC.
     signed_at: dt.datetime
     #: Where the key lives: ``pkcs12``, ``test-pki``, …
     signer_kind: str
@@ -68,14 +84,17 @@ class DocumentSigner(Protocol):
 
 
 class PadesSigner:
-    """Signs PDFs as PAdES baseline B-B or B-T with a pyHanko :class:`Signer`.
+    """Signs PDFs as PAdES baseline B-B … B-LTA with a pyHanko :class:`Signer`.
 
     :param signer: holds the key and certificate chain to embed.
-    :param timestamper: the TSA; required for B-T, ignored for B-B.
+    :param timestamper: the TSA; required from B-T up, ignored for B-B. For B-LTA it also makes
+        the document timestamp.
     :param trust_roots: roots the result must validate against before it is returned.
-    :param level: ``B-B`` or ``B-T``.
+    :param level: one of :data:`LEVELS`.
     :param signer_kind: recorded with each document (``pkcs12``, ``test-pki``, …).
     :param qualified: whether the key and certificate make a qualified seal.
+    :param fetcher_backend: how B-LT/B-LTA reach OCSP responders and CRLs; ``None`` means
+        pyHanko's ordinary HTTP fetchers (``requests``). The test PKI passes its in-process one.
     """
 
     def __init__(
@@ -87,19 +106,21 @@ class PadesSigner:
         level: str = "B-T",
         signer_kind: str,
         qualified: bool,
+        fetcher_backend: FetcherBackend | None = None,
     ) -> None:
         if level not in LEVELS:
             raise ValueError(f"unsupported PAdES level {level!r}; choose one of {LEVELS}")
-        if level == "B-T" and timestamper is None:
-            raise ValueError("a B-T signer needs a timestamper")
+        if level != "B-B" and timestamper is None:
+            raise ValueError(f"a {level} signer needs a timestamper")
         if not trust_roots:
             raise ValueError("a signer needs trust roots to check its own signatures")
         self.level = level
         self.signer_kind = signer_kind
         self.qualified = qualified
         self._signer = signer
-        self._timestamper = timestamper if level == "B-T" else None
+        self._timestamper = timestamper if level != "B-B" else None
         self._trust_roots = to_asn1_certificates(trust_roots)
+        self._fetcher_backend = fetcher_backend
 
     @classmethod
     def from_pkcs12(
@@ -110,6 +131,7 @@ class PadesSigner:
         timestamper: TimeStamper | None,
         trust_roots: Sequence[CertificateLike],
         level: str = "B-T",
+        fetcher_backend: FetcherBackend | None = None,
     ) -> PadesSigner:
         """A signer for a PKCS#12 file (key, certificate and the chain it carries).
 
@@ -135,6 +157,7 @@ class PadesSigner:
             level=level,
             signer_kind="pkcs12",
             qualified=False,
+            fetcher_backend=fetcher_backend,
         )
 
     def sign(self, pdf: bytes, *, reason: str, location: str | None = None) -> SignedDocument:
@@ -152,6 +175,15 @@ class PadesSigner:
         self._require_current_certificate()
         writer = open_for_signing(pdf)
         field_name = _next_field_name(writer.prev)
+        long_term = self.level in LONG_TERM_LEVELS
+        if long_term:
+            assert self._timestamper is not None
+            context = revocation_context(self._trust_roots, self._fetcher_backend)
+            # Before the key is used: a revoked certificate or a silent responder stops here.
+            paths = [
+                await validated_signer_paths(self._signer, context),
+                *await validated_tsa_paths(self._timestamper, context),
+            ]
         metadata = PdfSignatureMetadata(
             field_name=field_name,
             subfilter=SigSeedSubFilter.PADES,
@@ -166,6 +198,14 @@ class PadesSigner:
         except Exception as exc:  # key, HSM, TSA, network: whatever failed, nothing is signed
             raise SigningError(f"Signing failed ({type(exc).__name__}: {exc}).") from exc
         signed = output.getvalue()
+        if long_term:
+            assert self._timestamper is not None
+            signed = await add_validation_data(
+                signed,
+                paths,
+                context,
+                archive_timestamper=self._timestamper if self.level == "B-LTA" else None,
+            )
         return self._confirm(signed, await self._own_signature(signed, field_name))
 
     def _require_current_certificate(self) -> None:
@@ -181,7 +221,9 @@ class PadesSigner:
 
     async def _own_signature(self, signed: bytes, field_name: str) -> SignatureReport:
         try:
-            report = await async_validate_pdf(signed, self._trust_roots)
+            report = await async_validate_pdf(
+                signed, self._trust_roots, analyse_modifications=False
+            )
         except UnreadablePdf as exc:
             raise SigningError(f"The signed document cannot be read back: {exc.message}") from exc
         for signature in report.signatures:
@@ -193,7 +235,7 @@ class PadesSigner:
         problems = []
         if not own.acceptable:
             problems.append(own.summary)
-        if own.coverage != "entire_file":
+        if not own.end_covered:
             problems.append("the signature does not cover the whole file")
         if own.level != self.level:
             problems.append(f"validation confirms level {own.level or 'none'}")
@@ -201,7 +243,7 @@ class PadesSigner:
             raise SigningError(
                 f"The {self.level} signature could not be confirmed: " + " ".join(problems)
             )
-        signed_at = own.timestamp_time if own.level == "B-T" else own.signing_time
+        signed_at = own.signing_time if own.level == "B-B" else own.timestamp_time
         cert = self._signer.signing_cert
         return SignedDocument(
             pdf=signed,

@@ -79,9 +79,10 @@ class Verification:
 
     @property
     def covers_whole_file(self) -> bool:
-        """The last signature signs every byte: nothing was appended after it."""
+        """Nothing was appended after the last signature except validation data (a B-LT DSS)
+        or what a later archive timestamp signs over."""
         signatures = self.validation.signatures if self.validation else ()
-        return bool(signatures) and signatures[-1].coverage == "entire_file"
+        return bool(signatures) and signatures[-1].end_covered
 
     @property
     def summary(self) -> str:

@@ -25,7 +25,7 @@ from archive_service.render import (
     SourceAttachment,
     TypstRenderer,
 )
-from archive_service.signing import TestPki
+from archive_service.signing import TestPki, add_archive_timestamp
 from archive_service.signing.pades import LEVELS
 
 from .verapdf import FileReport, VeraPdfMissing, find_launcher, validate
@@ -58,7 +58,8 @@ class Plan:
         return [(journal, stage) for journal, stages in self.journals.items() for stage in stages]
 
 
-ALL_STAGES = ("rendered", *(f"signed-{level}" for level in LEVELS))
+#: ``renewed-B-LTA``: a B-LTA copy after one archive timestamp renewal (second TSA).
+ALL_STAGES = ("rendered", *(f"signed-{level}" for level in LEVELS), "renewed-B-LTA")
 PLANS = {
     PDF_PROFILE: Plan(
         PDF_PROFILE,
@@ -69,7 +70,7 @@ PLANS = {
             "journal-2a": ALL_STAGES,
             "full-year": ALL_STAGES,
             # the largest journal, only rendered and at the strongest level, to keep the run short
-            "large": ("rendered", "signed-B-T"),
+            "large": ("rendered", "signed-B-LTA"),
         },
     ),
     PDF_PROFILE_A1B: Plan(
@@ -157,10 +158,18 @@ def batches(
                 if stage == "rendered":
                     contents[f"{journal}-{stage}"] = rendered.pdf
                     continue
-                level = stage.removeprefix("signed-")
+                level = stage.split("-", 1)[1]
                 signed = signers[level].sign(rendered.pdf, reason="Архівування", location="Київ")
                 assert signed.level == level
-                contents[f"{journal}-{stage}"] = signed.pdf
+                pdf = signed.pdf
+                if stage.startswith("renewed-"):
+                    pdf = add_archive_timestamp(
+                        pdf,
+                        pki.timestamper(renewal=True),
+                        trust_roots=[pki.root_cert],
+                        fetcher_backend=pki.fetcher_backend(),
+                    )
+                contents[f"{journal}-{stage}"] = pdf
         files = {name: folder / f"{name}.pdf" for name in contents}
         for name, pdf in contents.items():
             files[name].write_bytes(pdf)

@@ -39,3 +39,27 @@ def signed_bt(pki: TestPki, unsigned_pdf: bytes) -> SignedDocument:
 @pytest.fixture(scope="session")
 def pki_dir(pki: TestPki) -> Path:
     return pki.directory
+
+
+@pytest.fixture(scope="session")
+def signed_at_level(pki: TestPki, unsigned_pdf: bytes) -> dict[str, SignedDocument]:
+    """One document per PAdES level, signed once for the whole run."""
+    from archive_service.signing import LEVELS
+
+    return {
+        level: pki.signer(level).sign(unsigned_pdf, reason="Архівування", location="Київ")
+        for level in LEVELS
+    }
+
+
+@pytest.fixture(scope="session")
+def renewed_lta(pki: TestPki, signed_at_level: dict[str, SignedDocument]) -> bytes:
+    """The B-LTA document after one archive timestamp renewal with the second TSA."""
+    from archive_service.signing import add_archive_timestamp
+
+    return add_archive_timestamp(
+        signed_at_level["B-LTA"].pdf,
+        pki.timestamper(renewal=True),
+        trust_roots=[pki.root_cert],
+        fetcher_backend=pki.fetcher_backend(),
+    )

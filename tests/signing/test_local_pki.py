@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import stat
 import threading
 from pathlib import Path
@@ -8,15 +9,23 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
-from archive_service.signing import TEST_PKCS12_PASSPHRASE, TestPki
+from archive_service.signing import TEST_PKCS12_PASSPHRASE, LegacyPkiLayout, TestPki
 from archive_service.signing.local_pki import (
+    ISSUING_CA_CRL_PATH,
     ISSUING_CA_FILE,
+    ISSUING_CA_KEY_FILE,
+    LAYOUT_FILE,
+    OCSP_PATH,
+    ROOT_CRL_PATH,
     ROOT_FILE,
+    ROOT_KEY_FILE,
     SEAL_FILE,
     SEAL_KEY_FILE,
     SEAL_PKCS12_FILE,
+    TSA2_FILE,
+    TSA2_KEY_FILE,
     TSA_FILE,
     TSA_KEY_FILE,
 )
@@ -144,3 +153,63 @@ def test_interrupted_creation_is_completed_on_next_use(tmp_path: Path) -> None:
     pki = TestPki.load_or_create(directory)
     assert (directory / ROOT_FILE).exists()
     assert _load(directory, SEAL_FILE).serial_number == pki.seal_cert.serial_number
+
+
+# ---------------------------------------------------------------------------- revocation layout
+
+
+def test_ca_keys_and_second_tsa_are_kept_owner_only(pki_dir: Path) -> None:
+    for name in (ROOT_KEY_FILE, ISSUING_CA_KEY_FILE, TSA2_KEY_FILE):
+        assert stat.S_IMODE((pki_dir / name).stat().st_mode) == 0o600, name
+
+
+def test_lifetimes_make_future_validation_meaningful(pki_dir: Path) -> None:
+    def years(name: str) -> float:
+        cert = _load(pki_dir, name)
+        return (cert.not_valid_after_utc - cert.not_valid_before_utc).days / 365.25
+
+    assert years(SEAL_FILE) < years(TSA_FILE) < years(TSA2_FILE) < years(ISSUING_CA_FILE)
+    assert years(ISSUING_CA_FILE) < years(ROOT_FILE)
+
+
+@pytest.mark.parametrize("name", [SEAL_FILE, TSA_FILE, TSA2_FILE])
+def test_issued_certificates_name_crl_and_ocsp(pki: TestPki, pki_dir: Path, name: str) -> None:
+    cert = _load(pki_dir, name)
+    _verify_issued_by(cert, _load(pki_dir, ISSUING_CA_FILE))
+    points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [p.full_name[0].value for p in points] == [pki.base_url + ISSUING_CA_CRL_PATH]
+    access = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [(a.access_method, a.access_location.value) for a in access] == [
+        (AuthorityInformationAccessOID.OCSP, pki.base_url + OCSP_PATH)
+    ]
+
+
+def test_issuing_ca_names_the_root_crl(pki: TestPki, pki_dir: Path) -> None:
+    points = _load(pki_dir, ISSUING_CA_FILE).extensions.get_extension_for_class(
+        x509.CRLDistributionPoints
+    )
+    assert [p.full_name[0].value for p in points.value] == [pki.base_url + ROOT_CRL_PATH]
+
+
+def test_second_tsa_has_critical_time_stamping_eku_only(pki_dir: Path) -> None:
+    eku = _load(pki_dir, TSA2_FILE).extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
+
+
+def test_base_url_is_loopback_and_stable(pki: TestPki, pki_dir: Path) -> None:
+    layout = json.loads((pki_dir / LAYOUT_FILE).read_text())
+    assert layout["base_url"] == pki.base_url == f"http://127.0.0.1:{pki.port}"
+    assert TestPki.load_or_create(pki_dir).base_url == pki.base_url
+    assert TestPki.load_or_create(pki_dir).tsa2_cert.dump() == pki.tsa2_cert.dump()
+
+
+def test_old_layout_is_refused_with_instructions(tmp_path: Path) -> None:
+    directory = tmp_path / "old"
+    TestPki.load_or_create(directory)
+    # what the previous version left: no CA keys, no layout.json
+    for name in (LAYOUT_FILE, ROOT_KEY_FILE, ISSUING_CA_KEY_FILE, TSA2_FILE, TSA2_KEY_FILE):
+        (directory / name).unlink()
+    with pytest.raises(LegacyPkiLayout, match="move the folder aside") as caught:
+        TestPki.load_or_create(directory)
+    assert str(directory) in caught.value.message
+    assert not (directory / LAYOUT_FILE).exists()  # nothing was silently regenerated

@@ -161,7 +161,8 @@ def test_async_sign_gives_the_same_guarantees(pki: TestPki, unsigned_pdf: bytes)
 
 @pytest.mark.parametrize(
     ("level", "with_timestamper", "message"),
-    [("B-LTA", True, "unsupported"), ("B-T", False, "needs a timestamper")],
+    [("B-XL", True, "unsupported"), ("B-T", False, "needs a timestamper"),
+     ("B-LTA", False, "needs a timestamper")],
 )
 def test_impossible_configurations_are_rejected_early(
     pki: TestPki, level: str, with_timestamper: bool, message: str

@@ -51,7 +51,8 @@ def test_unsigned_pdf_has_no_signatures(unsigned_pdf: bytes, pki: TestPki) -> No
     report = validate_pdf(unsigned_pdf, [pki.root_cert])
     assert report.signatures == ()
     assert report.all_valid is False
-    assert report.as_dict() == {"all_valid": False, "signatures": []}
+    assert report.as_dict()["all_valid"] is False
+    assert report.as_dict()["signatures"] == []
 
 
 @pytest.mark.parametrize("garbage", [b"", b"not a pdf at all", b"%PDF-1.7\n%%EOF"])
