@@ -243,9 +243,9 @@ def pki() -> None:
 @_guarded
 def pki_export_root(runtime: _Runtime, output: Path | None) -> None:
     """Export the test root certificate so anyone can validate downloads."""
-    from archive_service.factory import load_test_pki
+    from archive_service.signing import TestPki
 
-    pem = load_test_pki(runtime.settings).root_pem()
+    pem = TestPki.load_or_create(runtime.settings.resolved_pki_dir).root_pem()
     if output:
         output.write_bytes(pem)
         click.echo(f"wrote {output}", err=True)

@@ -14,6 +14,9 @@ from pathlib import Path
 from archive_service.errors import ArchiveError
 from archive_service.signing.pades import LEVELS as SIGNATURE_LEVELS
 
+#: The kinds of signer configuration can choose (README "Signing keys").
+SIGNERS = ("test-pki", "pkcs12", "pkcs11")
+
 
 class ConfigurationError(ArchiveError):
     """The service cannot start with this configuration; the message says which setting to fix."""
@@ -43,8 +46,32 @@ class Settings:
     storage_url: str = ""
     #: Folder of the locally generated test PKI (embedded default).
     pki_dir: str = ""
-    #: PAdES level to produce: ``B-B`` or ``B-T``.
-    signature_level: str = "B-T"
+    #: Who seals: ``test-pki`` (the embedded default's local TEST PKI), ``pkcs12`` (a key file)
+    #: or ``pkcs11`` (a key on an HSM or token). See README "Signing keys".
+    signer: str = "test-pki"
+    #: PAdES level to produce: ``B-B``, ``B-T``, ``B-LT`` or ``B-LTA`` (long-term archival).
+    signature_level: str = "B-LTA"
+    #: Per-institution exceptions, EDRPOU → level (``26453182=B-T,…``).
+    signature_level_by_institution: Mapping[str, str] = field(default_factory=dict)
+    #: ``pkcs12``: the key file, and a file holding its passphrase (never the passphrase itself).
+    pkcs12_file: str = ""
+    pkcs12_passphrase_file: str = ""
+    #: ``pkcs11``: the module (.so), token label, key label, and a file holding the user PIN.
+    pkcs11_module: str = ""
+    pkcs11_token: str = ""
+    pkcs11_key: str = ""
+    pkcs11_pin_file: str = ""
+    #: ``pkcs11``: PEM of the key's certificate when it is not stored on the token, and a PEM
+    #: bundle of the intermediate certificates up to (not including) the root.
+    signer_certificate: str = ""
+    signer_chain: str = ""
+    #: RFC 3161 time-stamping service for B-T and above (``pkcs12``/``pkcs11``), and the one
+    #: that renews archive timestamps (default: the same).
+    tsa_url: str = ""
+    renewal_tsa_url: str = ""
+    #: Folder of trusted root certificates (PEM or DER, one per file) that validation accepts;
+    #: the test PKI's root is added when ``signer=test-pki``.
+    trust_anchors_dir: str = ""
     #: Years to retain each document kind after the end of its school year.
     retention_years: Mapping[str, int] = field(default_factory=_default_retention)
     #: PDF/A profile of rendered journals: ``PDF/A-3u`` (export embedded) or ``PDF/A-1b``.
@@ -81,6 +108,9 @@ class Settings:
 
     def pdf_profile_for(self, edrpou: str) -> str:
         return self.pdf_profile_by_institution.get(edrpou, self.pdf_profile)
+
+    def signature_level_for(self, edrpou: str) -> str:
+        return self.signature_level_by_institution.get(edrpou, self.signature_level)
 
     def retention_for(self, kind: str) -> int:
         try:
@@ -158,9 +188,15 @@ def load_settings(
             values[f.name] = _coerce(f.name, getattr(settings, f.name), raw)
     values.update(overrides or {})
     settings = replace(settings, **values)
-    if settings.signature_level not in SIGNATURE_LEVELS:
-        raise ConfigurationError(
-            f"ARCHIVE_SIGNATURE_LEVEL must be one of {', '.join(SIGNATURE_LEVELS)}, "
-            f"not {settings.signature_level!r}."
-        )
+    _check_choice("signature_level", settings.signature_level, SIGNATURE_LEVELS)
+    for level in settings.signature_level_by_institution.values():
+        _check_choice("signature_level_by_institution", level, SIGNATURE_LEVELS)
+    _check_choice("signer", settings.signer, SIGNERS)
     return settings
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigurationError(
+            f"ARCHIVE_{name.upper()} must be one of {', '.join(allowed)}, not {value!r}."
+        )

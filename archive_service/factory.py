@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from archive_service.audit_checkpoints import AuditCheckpoints
 from archive_service.config import ConfigurationError, Settings
 from archive_service.db import (
@@ -14,13 +12,8 @@ from archive_service.db import (
 )
 from archive_service.pipeline import Archive
 from archive_service.render import PDF_PROFILES, TypstRenderer
-from archive_service.signing import TestPki
+from archive_service.signers import build_signing
 from archive_service.storage import open_object_store
-
-
-def load_test_pki(settings: Settings) -> TestPki:
-    """The embedded default's local test PKI, generated on first use and stable afterwards."""
-    return TestPki.load_or_create(Path(settings.resolved_pki_dir))
 
 
 def _check_profiles(settings: Settings) -> None:
@@ -41,21 +34,21 @@ def build_archive(settings: Settings) -> Archive:
     create_schema(engine)
     store = open_object_store(settings.resolved_storage_url)
     store.check()
-    pki = load_test_pki(settings)
+    signing = build_signing(settings)
     sessions = create_session_factory(engine)
     return Archive(
         sessions=sessions,
         read_sessions=create_read_session_factory(engine),
         store=store,
         renderer=TypstRenderer(in_process=settings.render_in_process),
-        signer=pki.signer(level=settings.signature_level),
-        trust_roots=[pki.root_cert],
+        signer_for=signing.signer_for,
+        trust_roots=signing.trust_roots,
         retention_years=settings.retention_for,
         pdf_profile_for=settings.pdf_profile_for,
         max_upload_bytes=settings.max_upload_bytes,
         require_purpose=settings.require_purpose,
         page_size=settings.page_size,
-        test_pki=True,
+        test_pki=signing.test_pki,
         checkpoints=AuditCheckpoints(
             store,
             sessions,

@@ -132,7 +132,8 @@ class Archive:
     sessions: sessionmaker[Session]
     store: ObjectStore
     renderer: JournalRenderer
-    signer: DocumentSigner
+    #: The signer for an institution (EDRPOU): key and level are configuration per institution.
+    signer_for: Callable[[str], DocumentSigner]
     trust_roots: Sequence[Any]
     #: Retention in years after the school year, per document kind.
     retention_years: Callable[[str], int]
@@ -303,7 +304,7 @@ class Archive:
                 ),
             )
         with self._stage("sign"):
-            signed = self.signer.sign(
+            signed = self.signer_for(journal.institution.edrpou).sign(
                 rendered.pdf,
                 reason="Архівування класного журналу",
                 location=journal.institution.name,

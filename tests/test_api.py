@@ -52,7 +52,7 @@ def test_upload_returns_a_signed_version(client: FlaskClient, tokens: Tokens) ->
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["version"] == 1
-    assert body["signature_level"] == "B-T"
+    assert body["signature_level"] == "B-LTA"
     assert len(body["sha256"]) == 64
     assert body["retain_until"].startswith("2029-08-31")
     assert response.headers["Location"].endswith(body["document_id"])
@@ -236,7 +236,7 @@ def test_document_list_is_scoped_and_paged(client: FlaskClient, tokens: Tokens) 
         "/api/v1/documents?school_year=2023/2024", headers=Tokens.header(tokens.inspector)
     ).get_json()
     assert mine["total"] == 1 and mine["items"][0]["class_name"] == "7-Б"
-    assert mine["items"][0]["latest"]["signature_level"] == "B-T"
+    assert mine["items"][0]["latest"]["signature_level"] == "B-LTA"
     by_class = client.get(
         "/api/v1/documents?class_name=7-Б", headers=Tokens.header(tokens.inspector)
     ).get_json()
@@ -253,7 +253,7 @@ def test_verification_report(client: FlaskClient, tokens: Tokens) -> None:
     ).get_json()
     assert report["integrity"]["matches"] is True
     assert report["valid"] is True
-    assert report["signatures"][0]["level"] == "B-T"
+    assert report["signatures"][0]["level"] == "B-LTA"
 
 
 def test_healthz(client: FlaskClient) -> None:

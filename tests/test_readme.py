@@ -42,7 +42,7 @@ def test_readme_walkthrough_works_as_printed(
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert '"signature_level":"B-T"' in result.stdout.replace(" ", "")
+    assert '"signature_level":"B-LTA"' in result.stdout.replace(" ", "")
     assert (tmp_path / "journal-7b.pdf").read_bytes().startswith(b"%PDF-")
     assert '"valid":true' in result.stdout.replace(" ", "")
     assert '"action":"retrieve_pdf"' in result.stdout.replace(" ", "")

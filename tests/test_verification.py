@@ -159,16 +159,24 @@ def test_stored_document_report_in_json(
     assert report["file"]["sha256"] == archived["sha256"]
     assert report["archived"] == {"matches": True, "document_id": document_id, "version": 1}
     (signature,) = report["signatures"]
-    assert signature["level"] == "B-T"
+    assert signature["level"] == "B-LTA"
     assert signature["signer"]["subject"] and signature["signer"]["issuer"]
     assert signature["signer"]["serial"]
     assert signature["signing_time"].endswith("Z")
-    (timestamp,) = signature["timestamps"]
-    assert timestamp["authority"] and timestamp["valid"] is True and timestamp["time"]
+    # B-LTA: the signature timestamp, then the archive timestamp over the whole file.
+    signature_stamp, archive_stamp = signature["timestamps"]
+    assert signature_stamp["kind"] == "signature_timestamp"
+    assert archive_stamp["kind"] == "archive_timestamp"
+    assert archive_stamp["coverage"] == "entire_file"
+    for timestamp in (signature_stamp, archive_stamp):
+        assert timestamp["authority"] and timestamp["valid"] is True and timestamp["time"]
     assert signature["integrity"] == {"intact": True, "signature_valid": True}
     assert signature["trust"] == {"trusted": True}
-    assert signature["revocation"]["status"] == "not_checked"
-    assert signature["modifications"]["coverage"] == "entire_file"
+    assert signature["revocation"] == {"checked": True, "status": "good"}
+    assert signature["long_term_indication"] == "PASSED"
+    # The DSS and the archive timestamp follow the signature: permitted, LTA-style updates.
+    assert signature["modifications"]["coverage"] == "entire_revision"
+    assert signature["modifications"]["permitted"] is True
     assert signature["indication"] == {"main": "total-passed", "sub": None}
     assert len(signature["signed_bytes_sha256"]) == 64
 
@@ -381,7 +389,7 @@ def test_cli_verify_stored_and_local_files(
     first, *rest = readable.output.splitlines()
     assert first.startswith("VALID")
     text = "\n".join(rest)
-    for label in ("signer:", "level:         B-T", "timestamp:", "trust:", "revocation:"):
+    for label in ("signer:", "level:         B-LTA", "timestamp:", "trust:", "revocation:"):
         assert label in text
     as_json = run("verify", document_id, "--version", "1", "--json")
     assert json.loads(as_json.output)["archived"]["document_id"] == document_id

@@ -159,6 +159,10 @@ def _signature_attributes(
     if signature.timestamp_time is not None:
         stamp = _vr(attributes, "SignatureTimeStamp", Signed="false")
         _vr(stamp, "TimeStampValue", _time(signature.timestamp_time))
+    for stamp in signature.archive_timestamps:
+        if stamp.time is not None:
+            archive_stamp = _vr(attributes, "DocTimeStamp", Signed="false")
+            _vr(archive_stamp, "TimeStampValue", _time(stamp.time))
     if evidence is not None and evidence.byte_range:
         _vr(attributes, "ByteRange", " ".join(str(n) for n in evidence.byte_range))
     return attributes

@@ -63,6 +63,19 @@ def signature_json(
                 "valid": signature.timestamp_valid,
             }
         )
+    timestamps.extend(
+        {
+            "kind": "archive_timestamp",
+            "field_name": stamp.field_name,
+            "time": iso(stamp.time),
+            "authority": stamp.authority,
+            "valid": stamp.intact and stamp.trusted,
+            "intact": stamp.intact,
+            "trusted": stamp.trusted,
+            "coverage": stamp.coverage,
+        }
+        for stamp in signature.archive_timestamps
+    )
     return {
         "field_name": signature.field_name,
         "signer": {
@@ -75,8 +88,11 @@ def signature_json(
         "level": signature.level,
         "integrity": {"intact": signature.intact, "signature_valid": signature.valid},
         "trust": {"trusted": signature.trusted},
-        # The signing room does not check revocation yet (see signing/validation.py).
-        "revocation": {"checked": False, "status": "not_checked"},
+        "revocation": {
+            "checked": signature.revocation != "not_checked",
+            "status": signature.revocation,
+        },
+        "long_term_indication": signature.long_term_indication,
         "modifications": {
             "coverage": signature.coverage,
             "level": signature.modification_level,

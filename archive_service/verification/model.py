@@ -107,7 +107,8 @@ def indication(signature: SignatureReport) -> Indication:
     Failures that prove the signature wrong are ``total-failed``; what cannot be decided from
     the data at hand (no chain to a trust root, a timestamp that cannot be trusted) is
     ``indeterminate``, as ETSI EN 319 102-1 section 5.1.3 lays out. Changes after signing
-    that the signature does not permit are reported as ``SIG_CONSTRAINTS_FAILURE``.
+    that the signature does not permit are reported as ``SIG_CONSTRAINTS_FAILURE``, a signer
+    certificate the embedded or fetched revocation data shows revoked as ``REVOKED``.
     """
     if not signature.intact:
         return Indication(TOTAL_FAILED, "HASH_FAILURE")
@@ -115,6 +116,8 @@ def indication(signature: SignatureReport) -> Indication:
         return Indication(TOTAL_FAILED, "SIG_CRYPTO_FAILURE")
     if not signature.modifications_ok:
         return Indication(TOTAL_FAILED, "SIG_CONSTRAINTS_FAILURE")
+    if signature.revocation == "revoked":
+        return Indication(TOTAL_FAILED, "REVOKED")
     if not signature.trusted:
         return Indication(INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND")
     if signature.timestamp_valid is False:

@@ -27,6 +27,13 @@ def verification_text(verification: Verification) -> list[str]:
     return lines
 
 
+_REVOCATION = {
+    "good": "not revoked (embedded or fetched revocation data)",
+    "revoked": "REVOKED",
+    "not_checked": "not checked (no revocation data in the file)",
+}
+
+
 def signature_text(number: int, signature: SignatureReport) -> list[str]:
     """The one mapping from the signing room's per-signature report to text."""
     status = indication(signature)
@@ -53,7 +60,12 @@ def signature_text(number: int, signature: SignatureReport) -> list[str]:
         f"  integrity:     {'intact' if signature.intact else 'CHANGED'}, signature "
         f"{'verifies' if signature.valid else 'does NOT verify'}",
         f"  trust:         {'chains to a trusted root' if signature.trusted else 'NOT trusted'}",
-        "  revocation:    not checked",
+        f"  revocation:    {_REVOCATION[signature.revocation]}",
+        *(
+            f"  archive stamp: {iso(stamp.time)} by {stamp.authority}"
+            + ("" if stamp.intact and stamp.trusted else " (NOT intact or not trusted)")
+            for stamp in signature.archive_timestamps
+        ),
         f"  modifications: {modifications}",
         f"  {signature.summary}",
     ]

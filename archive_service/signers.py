@@ -1,0 +1,186 @@
+"""The signers configuration chooses — test PKI, PKCS#12 file or PKCS#11 token — and the level
+each institution's journals are sealed at.
+
+The factory asks this module for a :class:`SigningSetup`; the pipeline then only ever calls
+``signer_for(edrpou)``. Everything that can be wrong with a key (missing file, wrong passphrase,
+no trust anchor, no TSA for a timestamped level) is found here, at start-up, and reported as a
+:class:`ConfigurationError` naming the setting to fix — not on the first upload of the day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asn1crypto import pem, x509
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+from pyhanko_certvalidator.fetchers import FetcherBackend
+
+from archive_service.config import ConfigurationError, Settings
+from archive_service.errors import ArchiveError
+from archive_service.signing import PadesSigner, TestPki
+
+#: Seconds to wait for a TSA before the ingest fails (and may be retried).
+TSA_TIMEOUT_SECONDS = 10
+
+
+@dataclass
+class SigningSetup:
+    """Signers per level, the roots validation trusts, and what renews archive timestamps."""
+
+    trust_roots: list[x509.Certificate]
+    #: Whether documents are sealed by the local TEST PKI (the title page then says so).
+    test_pki: bool
+    #: The TSA that renews archive timestamps (``archive-service retimestamp``).
+    renewal_timestamper: TimeStamper | None
+    #: Where revocation data comes from; ``None`` means pyHanko's HTTP fetchers.
+    fetcher_backend: FetcherBackend | None
+    make_signer: Callable[[str], PadesSigner]
+    level_for: Callable[[str], str]
+    _signers: dict[str, PadesSigner] = field(default_factory=dict)
+
+    def signer_for(self, edrpou: str) -> PadesSigner:
+        """The signer for an institution's journals, at the level configured for it."""
+        level = self.level_for(edrpou)
+        if level not in self._signers:
+            self._signers[level] = self.make_signer(level)
+        return self._signers[level]
+
+
+def build_signing(settings: Settings) -> SigningSetup:
+    """Read keys and trust anchors the settings name; fail at start-up if any is unusable."""
+    anchors = load_trust_anchors(settings.trust_anchors_dir)
+    if settings.signer == "test-pki":
+        setup = _test_pki_setup(settings, anchors)
+    else:
+        setup = _key_setup(settings, anchors)
+    # Open the key now: a wrong passphrase or PIN must stop the start, not the first upload.
+    for level in {settings.signature_level, *settings.signature_level_by_institution.values()}:
+        try:
+            setup._signers[level] = setup.make_signer(level)
+        except ArchiveError as exc:
+            raise ConfigurationError(
+                f"The {settings.signer} signer could not be opened: {exc.message}"
+            ) from exc
+    return setup
+
+
+def _test_pki_setup(settings: Settings, anchors: list[x509.Certificate]) -> SigningSetup:
+    pki = TestPki.load_or_create(settings.resolved_pki_dir)
+    return SigningSetup(
+        trust_roots=[pki.root_cert, *anchors],
+        test_pki=True,
+        renewal_timestamper=pki.timestamper(renewal=True),
+        fetcher_backend=pki.fetcher_backend(),
+        make_signer=pki.signer,
+        level_for=settings.signature_level_for,
+    )
+
+
+def _key_setup(settings: Settings, anchors: list[x509.Certificate]) -> SigningSetup:
+    if not anchors:
+        raise ConfigurationError(
+            f"ARCHIVE_SIGNER={settings.signer} needs the roots that validation may trust: set "
+            "ARCHIVE_TRUST_ANCHORS_DIR to a folder of root certificates (PEM or DER)."
+        )
+    levels = {settings.signature_level, *settings.signature_level_by_institution.values()}
+    if levels != {"B-B"} and not settings.tsa_url:
+        raise ConfigurationError(
+            "Signature levels B-T and above need a time-stamping service: set ARCHIVE_TSA_URL "
+            "to the RFC 3161 address of your qualified TSA."
+        )
+
+    def timestamper(level: str) -> TimeStamper | None:
+        if level == "B-B":
+            return None
+        return HTTPTimeStamper(settings.tsa_url, timeout=TSA_TIMEOUT_SECONDS)
+
+    if settings.signer == "pkcs12":
+        make_signer = _pkcs12_signers(settings, anchors, timestamper)
+    else:
+        make_signer = _pkcs11_signers(settings, anchors, timestamper)
+    renewal_url = settings.renewal_tsa_url or settings.tsa_url
+    return SigningSetup(
+        trust_roots=anchors,
+        test_pki=False,
+        renewal_timestamper=(
+            HTTPTimeStamper(renewal_url, timeout=TSA_TIMEOUT_SECONDS) if renewal_url else None
+        ),
+        fetcher_backend=None,
+        make_signer=make_signer,
+        level_for=settings.signature_level_for,
+    )
+
+
+def _pkcs12_signers(
+    settings: Settings,
+    anchors: list[x509.Certificate],
+    timestamper: Callable[[str], TimeStamper | None],
+) -> Callable[[str], PadesSigner]:
+    if not settings.pkcs12_file:
+        raise ConfigurationError("ARCHIVE_SIGNER=pkcs12 needs ARCHIVE_PKCS12_FILE (the key file).")
+    passphrase = (
+        read_secret(settings.pkcs12_passphrase_file, "ARCHIVE_PKCS12_PASSPHRASE_FILE")
+        if settings.pkcs12_passphrase_file
+        else None
+    )
+
+    def make(level: str) -> PadesSigner:
+        return PadesSigner.from_pkcs12(
+            settings.pkcs12_file,
+            passphrase,
+            timestamper=timestamper(level),
+            trust_roots=anchors,
+            level=level,
+        )
+
+    return make
+
+
+def _pkcs11_signers(
+    settings: Settings,
+    anchors: list[x509.Certificate],
+    timestamper: Callable[[str], TimeStamper | None],
+) -> Callable[[str], PadesSigner]:
+    raise ConfigurationError("ARCHIVE_SIGNER=pkcs11 is not wired yet.")
+
+
+def read_secret(path: str, setting: str) -> bytes:
+    """A passphrase or PIN from its file, without the trailing newline editors add."""
+    try:
+        return Path(path).read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        raise ConfigurationError(f"{setting}: {path} cannot be read ({exc.strerror}).") from exc
+
+
+def load_trust_anchors(folder: str) -> list[x509.Certificate]:
+    """Every certificate in ``folder`` (PEM, possibly several per file, or DER)."""
+    if not folder:
+        return []
+    directory = Path(folder)
+    if not directory.is_dir():
+        raise ConfigurationError(f"ARCHIVE_TRUST_ANCHORS_DIR: {folder} is not a folder.")
+    anchors: list[x509.Certificate] = []
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            anchors.extend(_read_certificates(path))
+    return anchors
+
+
+def _read_certificates(path: Path) -> list[x509.Certificate]:
+    data = path.read_bytes()
+    try:
+        if pem.detect(data):
+            return [
+                x509.Certificate.load(der)
+                for kind, _headers, der in pem.unarmor(data, multiple=True)
+                if kind == "CERTIFICATE"
+            ]
+        certificate = x509.Certificate.load(data)
+        certificate.native  # noqa: B018 - parse now, so a broken file fails at start-up
+        return [certificate]
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"ARCHIVE_TRUST_ANCHORS_DIR: {path} is not a certificate in PEM or DER ({exc})."
+        ) from exc
