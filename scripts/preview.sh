@@ -2,14 +2,14 @@
 # Render a synthetic journal with the project's renderer and turn chosen pages into PNG images,
 # so a person can look at the layout. Everything goes to preview/ (git-ignored).
 #
-#   scripts/preview.sh [--profile 3u|1b] [--size small|standard|large] [--pages 1-4]
+#   scripts/preview.sh [--profile 3u|3a|1b] [--size small|standard|large] [--pages 1-4]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=3u
 size=standard
 pages=1-4
-usage() { echo "usage: $0 [--profile 3u|1b] [--size small|standard|large] [--pages N|N-M]" >&2; exit 2; }
+usage() { echo "usage: $0 [--profile 3u|3a|1b] [--size small|standard|large] [--pages N|N-M]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="${2:-}"; shift 2 ;;
@@ -19,7 +19,9 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-case "$profile" in 3u) pdf_profile="PDF/A-3u" ;; 1b) pdf_profile="PDF/A-1b" ;; *) usage ;; esac
+case "$profile" in
+  3u) pdf_profile="PDF/A-3u" ;; 3a) pdf_profile="PDF/A-3a" ;; 1b) pdf_profile="PDF/A-1b" ;; *) usage ;;
+esac
 case "$size" in small|standard|large) ;; *) usage ;; esac
 if [[ "$pages" =~ ^([0-9]+)-([0-9]+)$ ]]; then
   first="${BASH_REMATCH[1]}"; last="${BASH_REMATCH[2]}"

@@ -17,7 +17,7 @@ from archive_service.render.document import (
     SourceAttachment,
 )
 from archive_service.render.typst_compile import RENDERER_NAME
-from archive_service.render.worker import RenderJobResult, WorkerReport, render_job
+from archive_service.render.worker import RenderJobResult, WorkerReport, render_job, warm_up
 
 RenderJob = Callable[[Journal, SourceAttachment, DocumentInfo], RenderJobResult]
 
@@ -26,9 +26,12 @@ class TypstRenderer:
     """Renders journals to PDF/A with Typst, in the profile each :class:`DocumentInfo` names.
 
     :param jobs_per_worker: renders before the worker process is replaced. Each Typst compile
-        leaves a few hundred megabytes cached in the process and later compiles get slower;
-        measured on a full-year journal: 2 jobs → peak 0.65–0.85 GB, median 0.67 s (standard)
-        / 1.0 s (large); 8 jobs → peak 2.2–2.9 GB and medians of 0.9 / 1.2 s.
+        leaves its whole memoisation cache in the process (~320 MB for the standard full-year
+        journal, ~440 MB for the large one) and the next journal reuses none of it, so the peak
+        grows by that much per job: measured peak RSS 1 job → 0.37 / 0.49 GB (standard /
+        large), 2 jobs → 0.65 / 0.84 GB, 8 jobs → 2.2–2.9 GB. The default replaces the worker
+        after every document; the replacement starts (and scans its fonts) while the caller
+        is busy with the finished one.
     :param in_process: render in the calling thread's process (tests, benchmarks); memory then
         grows with every render and is never given back.
     :param workers: worker processes; one is enough on two cores because Typst itself uses
@@ -42,7 +45,7 @@ class TypstRenderer:
     _job: RenderJob = staticmethod(render_job)
 
     def __init__(
-        self, *, jobs_per_worker: int = 2, in_process: bool = False, workers: int = 1
+        self, *, jobs_per_worker: int = 1, in_process: bool = False, workers: int = 1
     ) -> None:
         if jobs_per_worker < 1 or workers < 1:
             raise ValueError("jobs_per_worker and workers must be at least 1")
@@ -107,6 +110,7 @@ class TypstRenderer:
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     max_tasks_per_child=self.jobs_per_worker,
+                    initializer=warm_up,
                 )
             return self._executor
 

@@ -21,6 +21,7 @@ from archive_service.journal.parse import parse_export
 from archive_service.render import (
     PDF_PROFILE,
     PDF_PROFILE_A1B,
+    PDF_PROFILE_A3A,
     DocumentInfo,
     SourceAttachment,
     TypstRenderer,
@@ -78,6 +79,17 @@ PLANS = {
         "1b",
         "PDF/A-1B",
         {"journal-7b": ALL_STAGES, "full-year": ALL_STAGES},
+    ),
+    # Tagged: veraPDF also checks the structure tree, language and Unicode mapping. The
+    # full-year file is ~9 MB (~8 s of veraPDF each), so only it and its B-LTA copy.
+    PDF_PROFILE_A3A: Plan(
+        PDF_PROFILE_A3A,
+        "3a",
+        "PDF/A-3A",
+        {
+            "journal-7b": ALL_STAGES,
+            "full-year": ("rendered", "signed-B-LTA"),
+        },
     ),
 }
 CASES = [

@@ -1,5 +1,5 @@
 """The rendered PDF: PDF/A identification per profile, the embedded export or its hash, fonts,
-the table of contents, and exact text."""
+the structure tree of the tagged profile, the table of contents, and exact text."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from archive_service.journal.model import Journal
 from archive_service.render import (
     PDF_PROFILE,
     PDF_PROFILE_A1B,
+    PDF_PROFILE_A3A,
     DocumentInfo,
     RenderedDocument,
     RenderError,
@@ -137,6 +138,72 @@ def test_a1b_pages_use_no_transparency(tiny_a1b: RenderedDocument) -> None:
             assert float(state.get("/CA", 1)) == float(state.get("/ca", 1)) == 1
 
 
+@pytest.fixture(scope="module")
+def tiny_a3a(renderer: TypstRenderer) -> RenderedDocument:
+    info = dataclasses.replace(INFO, profile=PDF_PROFILE_A3A)
+    return renderer.render(tiny_journal(), SOURCE, info)
+
+
+def structure_types(pdf: bytes) -> set[str]:
+    """Every structure element type (``/S``) in the document's structure tree."""
+    root = pypdf.PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    found: set[str] = set()
+    pending = [root["/StructTreeRoot"].get_object()]
+    while pending:
+        node = pending.pop()
+        if "/S" in node:
+            found.add(str(node["/S"]))
+        kids = node.get("/K", [])
+        for kid in kids if isinstance(kids, list) else [kids]:
+            kid = kid.get_object() if isinstance(kid, pypdf.generic.IndirectObject) else kid
+            if isinstance(kid, dict) and kid.get("/Type") not in ("/MCR", "/OBJR"):
+                pending.append(kid)
+    return found
+
+
+def test_a3a_is_identified_as_pdf_a_3a(tiny_a3a: RenderedDocument) -> None:
+    assert tiny_a3a.profile == PDF_PROFILE_A3A == "PDF/A-3a"
+    reader = pypdf.PdfReader(io.BytesIO(tiny_a3a.pdf))
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
+    assert "<pdfaid:part>3</pdfaid:part>" in xmp
+    assert "<pdfaid:conformance>A</pdfaid:conformance>" in xmp
+
+
+def test_a3a_is_tagged_in_ukrainian_with_headings_and_table_headers(
+    tiny_a3a: RenderedDocument,
+) -> None:
+    root = pypdf.PdfReader(io.BytesIO(tiny_a3a.pdf)).trailer["/Root"]
+    assert root["/Lang"] == "uk"
+    assert bool(root["/MarkInfo"]["/Marked"])
+    types = structure_types(tiny_a3a.pdf)
+    assert {"/Document", "/H1", "/H2", "/TOC", "/Table", "/THead", "/TH", "/TD"} <= types
+
+
+def test_a3a_embeds_the_export_and_keeps_the_text(tiny_a3a: RenderedDocument) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(tiny_a3a.pdf))
+    [spec] = [ref.get_object() for ref in reader.trailer["/Root"]["/AF"]]
+    assert spec["/AFRelationship"] == "/Source"
+    assert reader.attachments == {"journal.json": [SOURCE.data]}
+    text = text_of(tiny_a3a.pdf)
+    for expected in TINY_TEXTS:
+        assert expected in text, expected
+
+
+def test_untagged_profiles_carry_no_structure_tree(
+    tiny: RenderedDocument, tiny_a1b: RenderedDocument
+) -> None:
+    """Tags cost memory and megabytes; only the profile that promises them pays."""
+    for document in (tiny, tiny_a1b):
+        root = pypdf.PdfReader(io.BytesIO(document.pdf)).trailer["/Root"]
+        assert "/StructTreeRoot" not in root
+
+
+def test_only_the_bundled_fonts_are_offered_to_typst() -> None:
+    fonts = typst_compile.bundled_fonts(typst_compile.FONT_DIR)
+    assert fonts.families() == ["DejaVu Sans"]
+    assert len(fonts.fonts()) == len(list(typst_compile.FONT_DIR.glob("*.ttf")))
+
+
 def test_table_of_contents_follows_the_title_page(
     full_year: tuple[Journal, SourceAttachment, RenderedDocument],
 ) -> None:
@@ -217,15 +284,18 @@ def test_every_font_is_embedded(tiny: RenderedDocument) -> None:
     assert all("/FontFile2" in descriptor for descriptor in fonts.values()), fonts
 
 
-def test_tiny_journal_text_is_exact(tiny: RenderedDocument) -> None:
-    text = text_of(tiny.pdf)
-    for expected in (
+TINY_TEXTS = (
         "Ґалаґан Гліб", "Іваненко Ївга", "Чорновіл Мар’яна", "Яковенко Соломія",
         "Українська мова", "Фізична культура", "Апостроф: м’ята, п’ять, б’ють",
         "Контрольна робота № 1 з теми «Ґрунти і їжа»", "звільн.", "н/а",
         "Код ЄДРПОУ", "24681357", INFO.document_id, "Порівняйте SHA-256.",
         "Сторінка 1 з ",
-    ):
+)
+
+
+def test_tiny_journal_text_is_exact(tiny: RenderedDocument) -> None:
+    text = text_of(tiny.pdf)
+    for expected in TINY_TEXTS:
         assert expected in text, expected
     # the Ґалаґан row of the Українська мова grid: number, name, н, (empty), 4
     assert re.search(r"1 Ґалаґан Гліб н 4\b", text)
@@ -321,6 +391,17 @@ class TestWorkerProcesses:
                 pids.append(renderer.last_report.pid)
         assert pids[0] == pids[1] != pids[2]
         assert renderer.last_report.peak_rss_bytes > 10 * 2**20
+
+    def test_default_worker_renders_one_document_and_reports_its_memory(self) -> None:
+        with TypstRenderer() as renderer:
+            reports = []
+            for _ in range(2):
+                renderer.render(tiny_journal(), SOURCE, INFO)
+                assert renderer.last_report is not None
+                reports.append(renderer.last_report)
+        assert reports[0].pid != reports[1].pid
+        for report in reports:
+            assert 10 * 2**20 < report.start_rss_bytes < report.peak_rss_bytes
 
     def test_typst_error_in_worker_becomes_render_error(self) -> None:
         journal = tiny_journal()
