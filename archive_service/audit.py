@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from archive_service.db import AuditEvent, utcnow
@@ -95,36 +95,42 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
 
 
+_EVENTS = AuditEvent.__table__
+#: The head of the chain: the event with the highest ``seq`` (Core, so the ORM stays out).
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_INSERT = insert(_EVENTS)
+
+
 def append_event(session: Session, data: EventData) -> AuditEvent:
     """Add an event at the head of the chain inside the caller's transaction.
 
     The caller commits; the event is durable (and a retrieval may proceed) only after that.
+    Every download appends one, under a lock that serialises all writers, so the row goes in
+    as one Core ``INSERT`` rather than through the ORM's unit of work. The returned event is
+    not attached to the session; it carries the values written, ``seq`` and ``hash`` included.
     """
     _lock_chain(session)
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    head = session.execute(_HEAD).first()
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=utcnow(),
-        action=data.action,
-        outcome=data.outcome,
-        actor_token_id=data.actor_token_id,
-        actor_name=data.actor_name,
-        actor_role=data.actor_role,
-        document_id=data.document_id,
-        version_number=data.version_number,
-        sha256=data.sha256,
-        client_address=data.client_address,
-        purpose=data.purpose,
-        detail=json.dumps(data.detail, sort_keys=True, ensure_ascii=False),
-        prev_hash=prev_hash,
-    )
-    event.hash = event_hash(event)
-    session.add(event)
-    session.flush()
-    return event
+    values: dict[str, Any] = {
+        "seq": seq,
+        "occurred_at": utcnow(),
+        "action": data.action,
+        "outcome": data.outcome,
+        "actor_token_id": data.actor_token_id,
+        "actor_name": data.actor_name,
+        "actor_role": data.actor_role,
+        "document_id": data.document_id,
+        "version_number": data.version_number,
+        "sha256": data.sha256,
+        "client_address": data.client_address,
+        "purpose": data.purpose,
+        "detail": json.dumps(data.detail, sort_keys=True, ensure_ascii=False),
+        "prev_hash": prev_hash,
+    }
+    values["hash"] = _digest({**values, "occurred_at": _format_time(values["occurred_at"])})
+    session.execute(_INSERT, values)
+    return AuditEvent(**values)
 
 
 @dataclass(frozen=True)
@@ -140,9 +146,7 @@ class Checkpoint:
 
 def chain_head(session: Session) -> Checkpoint | None:
     """The current head of the chain, or None while the log is empty."""
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    head = session.execute(_HEAD).first()
     if head is None:
         return None
     return Checkpoint(head[0], head[1], count_events(session, up_to=head[0]), utcnow())

@@ -19,6 +19,7 @@ from archive_service.audit_export import export_lines
 from archive_service.config import Settings, load_settings
 from archive_service.errors import ArchiveError
 from archive_service.pipeline import Archive, AuditFilter, RequestContext
+from archive_service.renewal import RenewalItem
 from archive_service.views import iso
 
 _CLI_CONTEXT = RequestContext(actor=LOCAL_OPERATOR, client_address="cli")
@@ -376,6 +377,59 @@ def reconcile(runtime: _Runtime, as_json: bool) -> None:
         for line in describe(report):
             click.echo(line)
     sys.exit(int(report.severity))
+
+
+def _describe_renewal(item: RenewalItem) -> str:
+    expired = iso(item.timestamp_expired_at) or "no timestamp"
+    head = f"document {item.document_id} version {item.version} ({item.level_before}, {expired})"
+    if item.status == "renewed":
+        return (
+            f"{head}: renewed as version {item.new_version} ({item.level_after}, next due "
+            f"before {iso(item.timestamp_expires_at)})"
+        )
+    if item.status == "due":
+        return f"{head}: due"
+    return f"{head}: FAILED ({item.error}) — {item.message}"
+
+
+@main.command()
+@click.option(
+    "--due-before",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Renew versions whose newest timestamp's TSA certificate expires before this date "
+    "(YYYY-MM-DD, 00:00 UTC).",
+)
+@click.option("--dry-run", is_flag=True, help="Only list what is due; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_runtime
+@_guarded
+def retimestamp(runtime: _Runtime, due_before: dt.datetime, dry_run: bool, as_json: bool) -> None:
+    """Keep signatures verifiable: add a fresh archive timestamp where one is due.
+
+    Each document's newest version whose newest timestamp's TSA certificate expires before
+    --due-before, and each one below B-LTA, gets fresh revocation data and a new document
+    timestamp (B-T/B-LT are extended to B-LTA); the result is archived as a new version that
+    renews it, and the old one stays. Progress goes to standard error. Exit code: 0 when every
+    due version was renewed (or none was due), 1 when some failed (they are listed).
+    """
+
+    def progress(item: RenewalItem) -> None:
+        click.echo(_describe_renewal(item), err=True)
+
+    report = runtime.archive.renew_timestamps(
+        due_before.replace(tzinfo=dt.UTC), ctx=_CLI_CONTEXT, progress=progress, dry_run=dry_run
+    )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        verb = "would be renewed" if dry_run else "renewed"
+        click.echo(
+            f"{len(report.items)} version(s) due before {iso(report.due_before)}: "
+            f"{len(report.items) if dry_run else report.renewed} {verb}, {report.failed} failed."
+        )
+    if not report.ok:
+        sys.exit(1)
 
 
 @main.command()

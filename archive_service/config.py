@@ -14,8 +14,12 @@ from pathlib import Path
 from archive_service.errors import ArchiveError
 from archive_service.signing.pades import LEVELS as SIGNATURE_LEVELS
 
-#: The kinds of signer configuration can choose (README "Signing keys").
-SIGNERS = ("test-pki", "pkcs12", "pkcs11")
+#: The kinds of signer configuration can choose (README "Signing keys"). ``external``: an
+#: outside party signs each document (README "External signing").
+SIGNERS = ("test-pki", "pkcs12", "pkcs11", "external")
+#: The one signer kind an institution may choose apart from the deployment's own signer: the
+#: key signers hold one key per deployment, an external signer holds none.
+EXTERNAL_SIGNER = "external"
 
 
 class ConfigurationError(ArchiveError):
@@ -49,6 +53,14 @@ class Settings:
     #: Who seals: ``test-pki`` (the embedded default's local TEST PKI), ``pkcs12`` (a key file)
     #: or ``pkcs11`` (a key on an HSM or token). See README "Signing keys".
     signer: str = "test-pki"
+    #: Institutions (EDRPOU) whose journals an outside party signs instead of ``signer``:
+    #: ``26453182=external,…`` (``external`` is the only value allowed here).
+    signer_by_institution: Mapping[str, str] = field(default_factory=dict)
+    #: ``external``: PEM file with the outside party's signing certificate first, then its
+    #: intermediate certificates. Documents are prepared for this certificate only.
+    external_signer_certificate: str = ""
+    #: ``external``: days a prepared document waits for its signature before it expires.
+    signing_request_days: int = 7
     #: PAdES level to produce: ``B-B``, ``B-T``, ``B-LT`` or ``B-LTA`` (long-term archival).
     signature_level: str = "B-LTA"
     #: Per-institution exceptions, EDRPOU → level (``26453182=B-T,…``).
@@ -74,7 +86,8 @@ class Settings:
     trust_anchors_dir: str = ""
     #: Years to retain each document kind after the end of its school year.
     retention_years: Mapping[str, int] = field(default_factory=_default_retention)
-    #: PDF/A profile of rendered journals: ``PDF/A-3u`` (export embedded) or ``PDF/A-1b``.
+    #: PDF/A profile of rendered journals: ``PDF/A-3u`` (export embedded), ``PDF/A-3a`` (also
+    #: tagged) or ``PDF/A-1b``.
     pdf_profile: str = "PDF/A-3u"
     #: Per-institution exceptions, EDRPOU → profile (``ARCHIVE_PDF_PROFILE_BY_INSTITUTION=
     #: 26453182=PDF/A-1b,…``), for institutions that follow the national PDF/A-1 rule.
@@ -108,6 +121,14 @@ class Settings:
 
     def pdf_profile_for(self, edrpou: str) -> str:
         return self.pdf_profile_by_institution.get(edrpou, self.pdf_profile)
+
+    def signer_kind_for(self, edrpou: str) -> str:
+        """The signer kind for an institution's journals (``signer`` unless it is external)."""
+        return self.signer_by_institution.get(edrpou, self.signer)
+
+    @property
+    def uses_external_signer(self) -> bool:
+        return EXTERNAL_SIGNER in {self.signer, *self.signer_by_institution.values()}
 
     def signature_level_for(self, edrpou: str) -> str:
         return self.signature_level_by_institution.get(edrpou, self.signature_level)
@@ -192,6 +213,10 @@ def load_settings(
     for level in settings.signature_level_by_institution.values():
         _check_choice("signature_level_by_institution", level, SIGNATURE_LEVELS)
     _check_choice("signer", settings.signer, SIGNERS)
+    for kind in settings.signer_by_institution.values():
+        _check_choice("signer_by_institution", kind, (EXTERNAL_SIGNER,))
+    if settings.signing_request_days < 1:
+        raise ConfigurationError("ARCHIVE_SIGNING_REQUEST_DAYS must be at least 1.")
     return settings
 
 

@@ -43,6 +43,8 @@ def build_archive(settings: Settings) -> Archive:
         renderer=TypstRenderer(in_process=settings.render_in_process),
         signer_for=signing.signer_for,
         trust_roots=signing.trust_roots,
+        renewal_timestamper=signing.renewal_timestamper,
+        fetcher_backend=signing.fetcher_backend,
         retention_years=settings.retention_for,
         pdf_profile_for=settings.pdf_profile_for,
         max_upload_bytes=settings.max_upload_bytes,

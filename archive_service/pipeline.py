@@ -20,16 +20,26 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Select, func, select
+from asn1crypto import pem
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from archive_service import audit
 from archive_service.access import READERS, UPLOADERS, Actor, Role
 from archive_service.audit_checkpoints import AuditCheckpoints
-from archive_service.db import AuditEvent, Document, DocumentVersion, Institution, utcnow
+from archive_service.audit_group import BatchFailed, GroupCommit
+from archive_service.db import (
+    AuditEvent,
+    Document,
+    DocumentVersion,
+    Institution,
+    SigningRequest,
+    utcnow,
+)
 from archive_service.errors import (
     ArchiveError,
     Conflict,
@@ -43,12 +53,41 @@ from archive_service.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from archive_service.fast_reads import DocumentLocation, locate_document, pick_version
 from archive_service.journal import parse_export
 from archive_service.journal.model import Journal
 from archive_service.object_keys import version_prefix
 from archive_service.reconcile import ReconcileReport, reconcile, version_of_key
-from archive_service.render import DocumentInfo, JournalRenderer, SourceAttachment
-from archive_service.signing import DocumentSigner, validate_pdf
+from archive_service.render import (
+    DocumentInfo,
+    JournalRenderer,
+    RenderedDocument,
+    SourceAttachment,
+)
+from archive_service.renewal import (
+    RenewalCandidate,
+    RenewalItem,
+    RenewalReport,
+    due_candidates,
+    is_due,
+    utc,
+)
+from archive_service.signing import DocumentSigner, SigningError, validate_pdf
+from archive_service.signing.certificates import issuer_text, serial_hex, subject_text
+from archive_service.signing.external import (
+    ExternalPadesSigner,
+    PreparedSignature,
+    SignatureAnswer,
+    SigningRequestBusy,
+    SigningRequestExpired,
+    SigningRequestFinished,
+)
+from archive_service.signing.long_term import (
+    RenewedDocument,
+    extend_or_renew,
+    timestamp_expiry,
+)
+from archive_service.signing.pades import SignedDocument
 from archive_service.storage import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -57,7 +96,11 @@ from archive_service.storage import (
     StoredObject,
 )
 from archive_service.verification import ArchivedVersion, Verification, signature_evidence
-from archive_service.views import document_view, legal_hold_view
+from archive_service.views import document_view, iso, legal_hold_view, signing_request_view
+
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
+    from pyhanko_certvalidator.fetchers.api import FetcherBackend
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +118,17 @@ TEST_VERIFICATION_NOTE = (
     "сертифікат тестової ІВК видає команда «archive-service pki export-root»; з ним підпис "
     "перевіряється будь-яким валідатором PAdES (наприклад, pyHanko)."
 )
+#: Why the archive signs (the signature dictionary's /Reason).
+SIGNING_REASON = "Архівування класного журналу"
+EXTERNAL_VERIFICATION_NOTE = (
+    "Документ підписано електронним підписом зовнішнього підписувача у форматі PAdES: {subject} "
+    "(серійний номер сертифіката {serial}; видавець: {issuer}). Перевірити підпис можна "
+    "будь-яким валідатором PAdES (наприклад, pyHanko або EU DSS) за кореневим сертифікатом "
+    "довіри; цілісність — порівнянням SHA-256 файлу з записом в архіві."
+)
+#: How long an answer may take to finish before another answer may take over its request
+#: (a process that died while finishing must not block the request for good).
+SIGNING_CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -92,6 +146,25 @@ class IngestResult:
     version: dict[str, Any]
     #: False when the same export was already archived (idempotent upload).
     created: bool
+
+
+@dataclass(frozen=True)
+class PendingSignature:
+    """An upload prepared for an external signer: nothing is archived until it answers."""
+
+    #: The signing request as :func:`~archive_service.views.signing_request_view` shows it.
+    request: dict[str, Any]
+    #: False when these export bytes were already waiting (the same request is returned).
+    created: bool
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The planned document, shaped like :attr:`IngestResult.document` for printers."""
+        return {"document_id": self.request["document_id"]}
+
+    @property
+    def version(self) -> dict[str, Any]:
+        return {"version": self.request["version"], "signature_level": "awaiting signature"}
 
 
 @dataclass(frozen=True)
@@ -133,7 +206,8 @@ class Archive:
     store: ObjectStore
     renderer: JournalRenderer
     #: The signer for an institution (EDRPOU): key and level are configuration per institution.
-    signer_for: Callable[[str], DocumentSigner]
+    #: An :class:`ExternalPadesSigner` holds no key: its uploads wait for an outside signature.
+    signer_for: Callable[[str], DocumentSigner | ExternalPadesSigner]
     trust_roots: Sequence[Any]
     #: Retention in years after the school year, per document kind.
     retention_years: Callable[[str], int]
@@ -150,6 +224,10 @@ class Archive:
     on_stage: Callable[[str, float], None] | None = None
     #: Sessions that only read (no write lock on SQLite); defaults to ``sessions``.
     read_sessions: sessionmaker[Session] | None = None
+    #: The TSA for archive timestamp renewals (:meth:`renew_timestamps`); None: no renewals.
+    renewal_timestamper: TimeStamper | None = None
+    #: How renewals fetch OCSP/CRL data (None: plain HTTP to the URLs in the certificates).
+    fetcher_backend: FetcherBackend | None = None
 
     _audit_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -169,8 +247,13 @@ class Archive:
 
     # ------------------------------------------------------------------ ingest
 
-    def ingest(self, data: bytes, media_type: str | None, ctx: RequestContext) -> IngestResult:
-        """Archive one export: parse, render, sign, store, record. Idempotent per export bytes."""
+    def ingest(
+        self, data: bytes, media_type: str | None, ctx: RequestContext
+    ) -> IngestResult | PendingSignature:
+        """Archive one export: parse, render, sign, store, record. Idempotent per export bytes.
+
+        With an external signer the export is prepared and waits for its signature instead.
+        """
         try:
             if ctx.actor.role not in UPLOADERS:
                 raise Forbidden(f"The {ctx.actor.role.value} role may not upload journals.")
@@ -287,28 +370,72 @@ class Archive:
         document_id: str,
         number: int,
         ctx: RequestContext,
-    ) -> IngestResult:
-        """Render, sign, store (objects first, with retention), then record (row + audit)."""
+    ) -> IngestResult | PendingSignature:
+        """Render, sign, store (objects first, with retention), then record (row + audit).
+
+        An institution with an external signer gets its document prepared instead; it is
+        stored and recorded when the outside party answers (:meth:`finish_signing_request`).
+        """
+        signer = self.signer_for(journal.institution.edrpou)
+        if isinstance(signer, ExternalPadesSigner):
+            return self._prepare_signing_request(
+                signer, journal, data, filename, media_type, source_sha256, document_id, number,
+                ctx,
+            )
         with self._stage("render"):
-            rendered = self.renderer.render(
-                journal,
-                SourceAttachment(filename=filename, media_type=media_type, data=data),
-                DocumentInfo(
-                    document_id=document_id,
-                    version=number,
-                    test_pki=self.test_pki,
-                    verification_note=TEST_VERIFICATION_NOTE
-                    if self.test_pki
-                    else VERIFICATION_NOTE,
-                    profile=self.pdf_profile_for(journal.institution.edrpou),
-                ),
-            )
+            note = TEST_VERIFICATION_NOTE if self.test_pki else VERIFICATION_NOTE
+            rendered = self._render(journal, data, filename, media_type, document_id, number, note)
         with self._stage("sign"):
-            signed = self.signer_for(journal.institution.edrpou).sign(
-                rendered.pdf,
-                reason="Архівування класного журналу",
-                location=journal.institution.name,
+            signed = signer.sign(
+                rendered.pdf, reason=SIGNING_REASON, location=journal.institution.name
             )
+        return self._store_signed(
+            journal, data, filename, media_type, source_sha256, document_id, number,
+            (rendered.profile, rendered.renderer), signed, ctx,
+        )
+
+    def _render(
+        self,
+        journal: Journal,
+        data: bytes,
+        filename: str,
+        media_type: str,
+        document_id: str,
+        number: int,
+        verification_note: str,
+    ) -> RenderedDocument:
+        return self.renderer.render(
+            journal,
+            SourceAttachment(filename=filename, media_type=media_type, data=data),
+            DocumentInfo(
+                document_id=document_id,
+                version=number,
+                test_pki=self.test_pki,
+                verification_note=verification_note,
+                profile=self.pdf_profile_for(journal.institution.edrpou),
+            ),
+        )
+
+    def _store_signed(
+        self,
+        journal: Journal,
+        data: bytes,
+        filename: str,
+        media_type: str,
+        source_sha256: str,
+        document_id: str,
+        number: int,
+        rendition: tuple[str, str],
+        signed: SignedDocument,
+        ctx: RequestContext,
+        finishing: SigningRequest | None = None,
+    ) -> IngestResult:
+        """Store both objects (with retention), then record the version and its audit event.
+
+        :param rendition: the PDF profile and renderer the signed PDF was made with.
+        :param finishing: the signing request this version finishes (marked finished in the
+            version's transaction).
+        """
         pdf_sha256 = hashlib.sha256(signed.pdf).hexdigest()
         retain_until = self._retain_until(journal)
         prefix = version_prefix(
@@ -340,8 +467,8 @@ class Archive:
             object_version_id=pdf_obj.version_id,
             sha256=pdf_sha256,
             size=len(signed.pdf),
-            pdf_profile=rendered.profile,
-            renderer=rendered.renderer,
+            pdf_profile=rendition[0],
+            renderer=rendition[1],
             source_object_key=source_obj.key,
             source_object_version_id=source_obj.version_id,
             source_sha256=source_sha256,
@@ -355,14 +482,36 @@ class Archive:
             signer_issuer=signed.signer_issuer,
             qualified=signed.qualified,
             retain_until=retain_until,
+            timestamp_expires_at=timestamp_expiry(signed.pdf).expires_at,
         )
         with self._stage("record"):
-            return self._record_version(journal, document_id, version, ctx)
+            if finishing is None:
+                return self._record_version(journal, document_id, version, ctx)
+            return self._record_version(
+                journal,
+                document_id,
+                version,
+                ctx,
+                action="signing.finish",
+                extra={"request_id": finishing.id, "signer_subject": signed.signer_subject},
+                within=lambda session: self._mark_finished(session, finishing.id),
+            )
 
     def _record_version(
-        self, journal: Journal, document_id: str, version: DocumentVersion, ctx: RequestContext
+        self,
+        journal: Journal,
+        document_id: str,
+        version: DocumentVersion,
+        ctx: RequestContext,
+        *,
+        action: str = "upload",
+        extra: dict[str, Any] | None = None,
+        within: Callable[[Session], None] | None = None,
     ) -> IngestResult:
-        """Commit the version row and its audit event together, after the objects exist."""
+        """Commit the version row and its audit event together, after the objects exist.
+
+        :param within: more work for the same transaction (it may refuse with an error).
+        """
         try:
             with self.sessions.begin() as session:
                 document = self._get_or_create_document(session, journal, document_id)
@@ -381,12 +530,17 @@ class Archive:
                 version.supersedes_id = previous.id if previous else None
                 session.add(version)
                 session.flush()
-                detail = {"source_sha256": version.source_sha256, "object_key": version.object_key}
+                if within is not None:
+                    within(session)
+                detail = {
+                    "source_sha256": version.source_sha256,
+                    "object_key": version.object_key,
+                } | (extra or {})
                 event = audit.append_event(
                     session,
                     self._event(
                         ctx,
-                        "upload",
+                        action,
                         "accepted",
                         document.id,
                         version.number,
@@ -473,6 +627,297 @@ class Archive:
         end = journal.school_year.last_day
         return dt.datetime(end.year + years, end.month, end.day, 23, 59, 59, tzinfo=dt.UTC)
 
+    # ------------------------------------------------------- external signing
+
+    def _prepare_signing_request(
+        self,
+        signer: ExternalPadesSigner,
+        journal: Journal,
+        data: bytes,
+        filename: str,
+        media_type: str,
+        source_sha256: str,
+        document_id: str,
+        number: int,
+        ctx: RequestContext,
+    ) -> PendingSignature:
+        """Render and prepare for the outside party; keep it in the database, not the store."""
+        edrpou = journal.institution.edrpou
+        waiting = self._waiting_request(edrpou, source_sha256)
+        if waiting is not None:
+            self._record(
+                ctx, "signing.prepare", "duplicate", waiting["document_id"],
+                waiting["version"], None, {"request_id": waiting["request_id"]},
+            )
+            return PendingSignature(waiting, created=False)
+        cert = signer.certificate
+        note = EXTERNAL_VERIFICATION_NOTE.format(
+            subject=subject_text(cert), serial=serial_hex(cert), issuer=issuer_text(cert)
+        )
+        with self._stage("render"):
+            rendered = self._render(journal, data, filename, media_type, document_id, number, note)
+        with self._stage("sign"):
+            prepared = signer.prepare(
+                rendered.pdf, reason=SIGNING_REASON, location=journal.institution.name
+            )
+        now = utcnow()
+        request = SigningRequest(
+            id=str(uuid.uuid4()),
+            state="pending",
+            institution_edrpou=edrpou,
+            institution_name=journal.institution.name,
+            school_year=journal.school_year.label,
+            class_name=journal.school_class.name,
+            document_id=document_id,
+            version_number=number,
+            source=data,
+            source_sha256=source_sha256,
+            source_media_type=media_type,
+            source_filename=filename,
+            prepared_pdf=prepared.pdf,
+            pdf_profile=rendered.profile,
+            renderer=rendered.renderer,
+            reserved_start=prepared.reserved_start,
+            reserved_end=prepared.reserved_end,
+            field_name=prepared.field_name,
+            document_digest=prepared.document_digest.hex(),
+            signed_attributes=prepared.signed_attributes,
+            signature_algorithm=prepared.signature_algorithm,
+            signature_level=prepared.level,
+            certificate=prepared.certificate,
+            certificate_chain="".join(
+                pem.armor("CERTIFICATE", der).decode("ascii") for der in prepared.chain
+            ),
+            signer_subject=subject_text(cert),
+            signer_serial=serial_hex(cert),
+            signer_issuer=issuer_text(cert),
+            created_by=f"{ctx.actor.name} ({ctx.actor.token_id or ctx.actor.role.value})",
+            created_at=now,
+            expires_at=now + signer.valid_for,
+        )
+        detail = {
+            "request_id": request.id,
+            "source_sha256": source_sha256,
+            "signer_serial": request.signer_serial,
+            "expires_at": iso(request.expires_at),
+        }
+        try:
+            with self._audit_lock, self.sessions.begin() as session:
+                session.add(request)
+                session.flush()
+                event = audit.append_event(
+                    session,
+                    self._event(
+                        ctx, "signing.prepare", "prepared", document_id, number,
+                        hashlib.sha256(prepared.pdf).hexdigest(), detail,
+                    ),
+                )
+                view = signing_request_view(request, now)
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(
+                "The database is unavailable; the journal was not prepared for signing. "
+                "Upload again later."
+            ) from exc
+        self._after_append(event)
+        return PendingSignature(view, created=True)
+
+    def _waiting_request(self, edrpou: str, source_sha256: str) -> dict[str, Any] | None:
+        """The unexpired request already waiting for these export bytes, if any."""
+        now = utcnow()
+        with self.reader() as session:
+            request = session.scalar(
+                select(SigningRequest)
+                .where(
+                    SigningRequest.institution_edrpou == edrpou,
+                    SigningRequest.source_sha256 == source_sha256,
+                    SigningRequest.state != "finished",
+                    SigningRequest.expires_at > now,
+                )
+                .order_by(SigningRequest.created_at.desc())
+                .limit(1)
+            )
+            return signing_request_view(request, now) if request is not None else None
+
+    def _visible_request(
+        self, ctx: RequestContext, action: str, request_id: str
+    ) -> SigningRequest:
+        """The request if the actor may sign for its institution; else audited 403/404."""
+        self._require_signing_role(ctx, action)
+        with self.reader() as session:
+            request = session.get(SigningRequest, request_id)
+        if request is None or not ctx.actor.in_scope(request.institution_edrpou):
+            self._record_best_effort(
+                ctx, action, "not_found", detail={"request_id": request_id[:100]}
+            )
+            raise NotFound(
+                f"No signing request {request_id!r} is visible to this token.",
+                [ErrorDetail("request_id", "unknown or outside the token's scope")],
+            )
+        return request
+
+    def signing_request(self, request_id: str, ctx: RequestContext) -> dict[str, Any]:
+        """A request with the data to be signed (uploaders of its institution and admins)."""
+        request = self._visible_request(ctx, "signing.read", request_id)
+        self._record(
+            ctx, "signing.read", "ok", request.document_id, request.version_number, None,
+            {"request_id": request.id},
+        )
+        return signing_request_view(request, utcnow())
+
+    def signing_requests(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        """Unexpired requests waiting for a signature in the actor's scope, oldest first."""
+        self._require_signing_role(ctx, "signing.list")
+        now = utcnow()
+        query = select(SigningRequest).where(
+            SigningRequest.state != "finished", SigningRequest.expires_at > now
+        )
+        if ctx.actor.institution is not None:
+            query = query.where(SigningRequest.institution_edrpou == ctx.actor.institution)
+        with self.reader() as session:
+            waiting = session.scalars(
+                query.order_by(SigningRequest.created_at, SigningRequest.id).limit(self.page_size)
+            ).all()
+            views = [signing_request_view(r, now) for r in waiting]
+        self._record(ctx, "signing.list", "ok", None, None, None, {"count": len(views)})
+        return views
+
+    def _require_signing_role(self, ctx: RequestContext, action: str) -> None:
+        """Signing requests belong to uploading: archivists, jobs and admins (README)."""
+        if ctx.actor.role not in UPLOADERS:
+            exc = Forbidden(f"The {ctx.actor.role.value} role may not handle signing requests.")
+            self._record_best_effort(ctx, action, "denied", detail=self._error(exc))
+            raise exc
+
+    def finish_signing_request(
+        self, request_id: str, answer: SignatureAnswer, ctx: RequestContext
+    ) -> IngestResult:
+        """Finish a prepared document with the outside party's answer and archive it.
+
+        Exactly one answer can win: it first moves the request from ``pending`` to
+        ``finishing``; the version row is committed together with ``finished``. A refused answer
+        returns the request to ``pending`` (a corrected answer may follow) and changes nothing
+        else; every answer, accepted or not, is audited as ``signing.finish``.
+        """
+        action = "signing.finish"
+        request = self._visible_request(ctx, action, request_id)
+        audit_args = {"document_id": request.document_id, "version": request.version_number}
+        try:
+            self._claim(request)
+        except ArchiveError as exc:
+            self._record_best_effort(
+                ctx, action, self._outcome(exc), **audit_args,
+                detail=self._error(exc) | {"request_id": request.id},
+            )
+            raise
+        try:
+            signed = self._finish_signature(request, answer)
+            journal = parse_export(
+                request.source, request.source_media_type, max_bytes=self.max_upload_bytes
+            ).journal
+            return self._store_signed(
+                journal, request.source, request.source_filename, request.source_media_type,
+                request.source_sha256, request.document_id, request.version_number,
+                (request.pdf_profile, request.renderer), signed, ctx, finishing=request,
+            )
+        except BaseException as exc:
+            self._release(request.id)
+            if isinstance(exc, ArchiveError):
+                outcome = self._outcome(exc) if exc.status < 500 else "failed"
+                self._record_best_effort(
+                    ctx, action, outcome, **audit_args,
+                    detail=self._error(exc) | {"request_id": request.id},
+                )
+            raise
+
+    def _claim(self, request: SigningRequest) -> None:
+        """Move the request to ``finishing`` or say why it cannot be (409 or 410)."""
+        now = utcnow()
+        claimable = or_(
+            SigningRequest.state == "pending",
+            and_(
+                SigningRequest.state == "finishing",
+                SigningRequest.claimed_at < now - SIGNING_CLAIM_TIMEOUT,
+            ),
+        )
+        with self.sessions.begin() as session:
+            claimed = session.execute(
+                update(SigningRequest)
+                .where(SigningRequest.id == request.id, SigningRequest.expires_at > now, claimable)
+                .values(state="finishing", claimed_at=now)
+            ).rowcount
+            state = session.scalar(
+                select(SigningRequest.state).where(SigningRequest.id == request.id)
+            )
+        if claimed == 1:
+            return
+        if state == "finished":
+            raise SigningRequestFinished(
+                "This signing request was already answered and its document archived; "
+                "further answers are refused.",
+                [ErrorDetail("request_id", "already finished")],
+            )
+        if state == "pending":
+            raise SigningRequestExpired(
+                f"This signing request expired at {iso(request.expires_at)}; nothing was "
+                "archived. Upload the export again to prepare a new one.",
+                [ErrorDetail("request_id", "expired")],
+            )
+        raise SigningRequestBusy(
+            "Another answer to this signing request is being processed; wait for its result.",
+            [ErrorDetail("request_id", "being finished")],
+        )
+
+    def _release(self, request_id: str) -> None:
+        """Back to ``pending`` after a refused or failed answer (best effort)."""
+        with suppress(SQLAlchemyError), self.sessions.begin() as session:
+            session.execute(
+                update(SigningRequest)
+                .where(SigningRequest.id == request_id, SigningRequest.state == "finishing")
+                .values(state="pending", claimed_at=None)
+            )
+
+    @staticmethod
+    def _mark_finished(session: Session, request_id: str) -> None:
+        """In the version's transaction: only the claim holder finishes; drop the bytes."""
+        finished = session.execute(
+            update(SigningRequest)
+            .where(SigningRequest.id == request_id, SigningRequest.state == "finishing")
+            .values(state="finished", finished_at=utcnow(), prepared_pdf=b"", source=b"")
+        ).rowcount
+        if finished != 1:
+            raise SigningRequestBusy(
+                "Another answer took over this signing request meanwhile; nothing was recorded.",
+                [ErrorDetail("request_id", "taken over")],
+            )
+
+    def _finish_signature(self, request: SigningRequest, answer: SignatureAnswer) -> SignedDocument:
+        signer = self.signer_for(request.institution_edrpou)
+        if not isinstance(signer, ExternalPadesSigner):
+            raise ServiceUnavailable(
+                "This institution is no longer configured for an external signer; upload the "
+                "export again."
+            )
+        chain = tuple(
+            der for kind, _headers, der in pem.unarmor(
+                request.certificate_chain.encode("ascii"), multiple=True
+            )
+            if kind == "CERTIFICATE"
+        ) if request.certificate_chain else ()
+        prepared = PreparedSignature(
+            pdf=request.prepared_pdf,
+            reserved_start=request.reserved_start,
+            reserved_end=request.reserved_end,
+            document_digest=bytes.fromhex(request.document_digest),
+            signed_attributes=request.signed_attributes,
+            signature_algorithm=request.signature_algorithm,
+            certificate=request.certificate,
+            chain=chain,
+            level=request.signature_level,
+            field_name=request.field_name,
+        )
+        with self._stage("sign"):
+            return signer.finish(prepared, answer)
+
     # ---------------------------------------------------------------- reading
 
     def _require_reader(self, ctx: RequestContext, action: str, document_id: str | None) -> None:
@@ -493,27 +938,12 @@ class Archive:
             document = session.get(Document, document_id, options=[selectinload(Document.versions)])
             visible = document is not None and ctx.actor.in_scope(document.institution.edrpou)
         if not visible or document is None:
-            self._record_best_effort(ctx, action, "not_found", document_id=document_id)
-            raise NotFound(
-                f"No document {document_id!r} is visible to this token.",
-                [ErrorDetail("document_id", "unknown or outside the token's scope")],
-            )
+            raise self._not_visible(ctx, action, document_id)
         return document
 
     @staticmethod
     def _pick_version(document: Document, number: int | None) -> DocumentVersion:
-        if not document.versions:
-            raise NotFound(f"Document {document.id!r} has no versions.")
-        if number is None:
-            return document.versions[-1]
-        for version in document.versions:
-            if version.number == number:
-                return version
-        raise NotFound(
-            f"Document {document.id!r} has no version {number}; it has versions "
-            f"1–{document.versions[-1].number}.",
-            [ErrorDetail("version", f"no version {number}")],
-        )
+        return pick_version(document.id, document.versions, number)
 
     def _check_purpose(self, ctx: RequestContext) -> None:
         if self.require_purpose and ctx.actor.role is Role.INSPECTOR and not ctx.purpose:
@@ -534,8 +964,8 @@ class Archive:
         action = f"retrieve_{what}"
         self._require_reader(ctx, action, document_id)
         self._check_purpose(ctx)
-        document = self._load_document(ctx, action, document_id)
-        chosen = self._pick_version(document, version)
+        document = self._locate_visible(ctx, action, document_id)
+        chosen = pick_version(document.id, document.versions, version)
         year = document.school_year.replace("/", "-")
         if what == "pdf":
             key, object_version, sha256, media_type = (
@@ -556,7 +986,9 @@ class Archive:
         data = self._read_checked(
             key, object_version, sha256, ctx, action, document_id, chosen.number
         )
-        self._record(ctx, action, "ok", document_id, chosen.number, sha256, {"object_key": key})
+        self._record_retrieval(
+            self._event(ctx, action, "ok", document_id, chosen.number, sha256, {"object_key": key})
+        )
         return Retrieval(data, media_type, filename, sha256, document_id, chosen.number)
 
     def _read_checked(
@@ -892,6 +1324,244 @@ class Archive:
                 for v in held
             ]
 
+    # ------------------------------------------------------ timestamp renewal
+
+    def renew_timestamps(
+        self,
+        due_before: dt.datetime,
+        *,
+        ctx: RequestContext,
+        progress: Callable[[RenewalItem], None] | None = None,
+        dry_run: bool = False,
+    ) -> RenewalReport:
+        """Keep each document's newest version verifiable past ``due_before`` (admin, job).
+
+        Every newest version whose newest timestamp's TSA certificate expires before
+        ``due_before`` (and every one below B-LTA: see :mod:`archive_service.renewal`) is read
+        and re-hashed, extended or renewed to B-LTA with :attr:`renewal_timestamper`, stored
+        write-once under the renewed version's retention, and recorded as a new version that
+        renews it, with its ``renew`` audit event in the same transaction — objects first, then
+        the row. A document that fails is reported (and audited as failed) and the run goes on;
+        nothing of it is recorded. ``dry_run`` only lists what is due and changes nothing.
+
+        :param progress: called with each due version's outcome as soon as it is known.
+        """
+        if ctx.actor.role not in (Role.ADMIN, Role.JOB):
+            exc = Forbidden(f"The {ctx.actor.role.value} role may not renew timestamps.")
+            self._record_best_effort(ctx, "renew", "denied", detail=self._error(exc))
+            raise exc
+        if not dry_run and self.renewal_timestamper is None:
+            raise ServiceUnavailable(
+                "No renewal TSA is configured, so no timestamp can be renewed; nothing changed."
+            )
+        due_before = utc(due_before)
+        with self.reader() as session:
+            candidates = [
+                c for c in due_candidates(session, due_before) if ctx.actor.in_scope(c.edrpou)
+            ]
+        items = []
+        for candidate in candidates:
+            item = self._renew_version(candidate, due_before, ctx, dry_run)
+            if item is None:
+                continue
+            items.append(item)
+            if progress is not None:
+                progress(item)
+        return RenewalReport(due_before, dry_run, len(candidates), tuple(items))
+
+    def _renew_version(
+        self,
+        candidate: RenewalCandidate,
+        due_before: dt.datetime,
+        ctx: RequestContext,
+        dry_run: bool,
+    ) -> RenewalItem | None:
+        """Renew one version, or say why not; None when its PDF shows it is not due after all."""
+        item = RenewalItem(
+            document_id=candidate.document_id,
+            version=candidate.number,
+            status="due",
+            level_before=candidate.signature_level,
+            timestamp_expired_at=candidate.timestamp_expires_at,
+        )
+        pdf: bytes | None = None
+        try:
+            if candidate.timestamp_expires_at is None:
+                # Recorded before the date was kept: the PDF itself says when it is due.
+                pdf = self._read_for_renewal(candidate)
+                expires_at = timestamp_expiry(pdf).expires_at
+                item = replace(item, timestamp_expired_at=expires_at)
+                if not is_due(candidate.signature_level, expires_at, due_before):
+                    return None
+            if dry_run:
+                return item
+            renewed = self._extend_or_renew(pdf or self._read_for_renewal(candidate))
+            number = self._store_and_record_renewal(candidate, renewed, ctx)
+        except ArchiveError as exc:
+            self._record_best_effort(
+                ctx,
+                "renew",
+                "failed",
+                document_id=candidate.document_id,
+                version=candidate.number,
+                sha256=candidate.sha256,
+                detail=self._error(exc) | {"renews": candidate.number, "new_version": None},
+            )
+            return replace(item, status="failed", error=exc.code, message=exc.message)
+        return replace(
+            item,
+            status="renewed",
+            new_version=number,
+            level_after=renewed.level,
+            timestamp_expires_at=renewed.timestamp_expires_at,
+        )
+
+    def _read_for_renewal(self, candidate: RenewalCandidate) -> bytes:
+        """The version's PDF, re-hashed against the record (the store checks it too)."""
+        try:
+            data = self.store.get(
+                candidate.object_key,
+                sha256=candidate.sha256,
+                version_id=candidate.object_version_id,
+            )
+        except ObjectNotFoundError as exc:
+            raise IntegrityFailure(
+                f"The archived object {candidate.object_key} is missing from the store; "
+                "run `archive-service reconcile` and alert the archive's administrator."
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != candidate.sha256:
+            raise IntegrityFailure(
+                f"The archived object {candidate.object_key} does not match its recorded "
+                "SHA-256; it was not renewed. Alert the archive's administrator."
+            )
+        return data
+
+    def _extend_or_renew(self, pdf: bytes) -> RenewedDocument:
+        assert self.renewal_timestamper is not None
+        with self._stage("renew"):
+            renewed = extend_or_renew(
+                pdf,
+                self.renewal_timestamper,
+                trust_roots=self.trust_roots,
+                fetcher_backend=self.fetcher_backend,
+            )
+        if renewed.level != "B-LTA":  # invariant 6: never record a weaker level than promised
+            raise SigningError(f"The renewal was confirmed only as {renewed.level}, not B-LTA.")
+        return renewed
+
+    def _store_and_record_renewal(
+        self, candidate: RenewalCandidate, renewed: RenewedDocument, ctx: RequestContext
+    ) -> int:
+        """Store the renewed PDF write-once, then commit its version row and audit event."""
+        number = candidate.number + 1
+        sha256 = hashlib.sha256(renewed.pdf).hexdigest()
+        prefix = version_prefix(
+            candidate.edrpou,
+            candidate.school_year,
+            candidate.class_name,
+            candidate.document_id,
+            number,
+        )
+        with self._stage("store"):
+            try:
+                stored = self._put_once(
+                    f"{prefix}/journal-{sha256}.pdf",
+                    renewed.pdf,
+                    sha256,
+                    "application/pdf",
+                    candidate.retain_until,
+                )
+            except StorageUnavailable as exc:
+                raise StorageUnavailable(
+                    "The object store could not be reached, so the renewal was not stored and "
+                    f"nothing was recorded; the next run will try again. ({exc.message})"
+                ) from exc
+        self.before_record()
+        try:
+            with self._audit_lock, self.sessions.begin() as session:
+                renewed_row = session.get_one(DocumentVersion, candidate.version_id)
+                newest = session.scalar(
+                    select(func.max(DocumentVersion.number)).where(
+                        DocumentVersion.document_id == candidate.document_id
+                    )
+                )
+                if newest != candidate.number:
+                    raise Conflict(
+                        f"Version {newest} of the document was archived meanwhile; the renewal "
+                        f"of version {candidate.number} was not recorded (its stored PDF is "
+                        "left for reconcile). The next run renews the new version if it is due."
+                    )
+                session.add(self._renewal_row(renewed_row, renewed, stored, sha256, number))
+                session.flush()
+                event = audit.append_event(
+                    session,
+                    self._event(
+                        ctx,
+                        "renew",
+                        "ok",
+                        candidate.document_id,
+                        number,
+                        sha256,
+                        {
+                            "renews": candidate.number,
+                            "new_version": number,
+                            "renewed_sha256": candidate.sha256,
+                            "level_before": candidate.signature_level,
+                            "level": renewed.level,
+                            "timestamp_expires_at": iso(renewed.timestamp_expires_at),
+                            "object_key": stored.key,
+                        },
+                    ),
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                "Another version of this document was recorded at the same time; the renewal "
+                "was not recorded. The next run will try again."
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable(
+                "The database is unavailable; the renewal was stored but not recorded (reconcile "
+                "lists it). The next run will try again."
+            ) from exc
+        self._after_append(event)
+        return number
+
+    @staticmethod
+    def _renewal_row(
+        renewed_row: DocumentVersion,
+        renewed: RenewedDocument,
+        stored: StoredObject,
+        sha256: str,
+        number: int,
+    ) -> DocumentVersion:
+        """The renewal's row: its own PDF and evidence, the renewed version's export."""
+        return DocumentVersion(
+            document_id=renewed_row.document_id,
+            number=number,
+            supersedes_id=renewed_row.id,
+            renews_id=renewed_row.id,
+            object_key=stored.key,
+            object_version_id=stored.version_id,
+            sha256=sha256,
+            size=len(renewed.pdf),
+            pdf_profile=renewed_row.pdf_profile,
+            renderer=renewed_row.renderer,
+            source_object_key=renewed_row.source_object_key,
+            source_object_version_id=renewed_row.source_object_version_id,
+            source_sha256=renewed_row.source_sha256,
+            source_size=renewed_row.source_size,
+            source_media_type=renewed_row.source_media_type,
+            signature_level=renewed.level,
+            signed_at=renewed_row.signed_at,
+            signer_kind=renewed_row.signer_kind,
+            signer_subject=renewed_row.signer_subject,
+            signer_serial=renewed_row.signer_serial,
+            signer_issuer=renewed_row.signer_issuer,
+            qualified=renewed_row.qualified,
+            retain_until=renewed_row.retain_until,
+            timestamp_expires_at=renewed.timestamp_expires_at,
+        )
+
     # -------------------------------------------------------------- reconcile
 
     def reconcile(self, progress: Callable[[int], None] | None = None) -> ReconcileReport:
@@ -1094,3 +1764,45 @@ class Archive:
             "message": exc.message[:500],
             "details": [d.as_dict() for d in exc.details[:20]],
         }
+
+    # ------------------------------------------------------- download hot path
+
+    def _locate_visible(
+        self, ctx: RequestContext, action: str, document_id: str
+    ) -> DocumentLocation:
+        """Like :meth:`_load_document`, without ORM objects: downloads need only coordinates."""
+        with self.reader() as session:
+            document = locate_document(session, document_id)
+        if document is None or not ctx.actor.in_scope(document.edrpou):
+            raise self._not_visible(ctx, action, document_id)
+        return document
+
+    def _not_visible(self, ctx: RequestContext, action: str, document_id: str) -> NotFound:
+        """Audit a look at a missing or out-of-scope document; both get the same answer.
+
+        Called only after the read session is closed: SQLite sessions may hold the write lock,
+        and the audit append needs it.
+        """
+        self._record_best_effort(ctx, action, "not_found", document_id=document_id)
+        return NotFound(
+            f"No document {document_id!r} is visible to this token.",
+            [ErrorDetail("document_id", "unknown or outside the token's scope")],
+        )
+
+    def _record_retrieval(self, data: audit.EventData) -> None:
+        """Commit a download's event, sharing the transaction with concurrent downloads.
+
+        Returns only once the event is committed. If the shared transaction fails, the event
+        is appended alone, which refuses this download (ServiceUnavailable) only if its own
+        event cannot be written.
+        """
+        try:
+            event = self._audit_group.append(data)
+        except BatchFailed:
+            self._commit_event(data)
+            return
+        self._after_append(event)
+
+    @cached_property
+    def _audit_group(self) -> GroupCommit:
+        return GroupCommit(self.sessions, self._audit_lock)

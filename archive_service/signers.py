@@ -1,5 +1,5 @@
-"""The signers configuration chooses — test PKI, PKCS#12 file or PKCS#11 token — and the level
-each institution's journals are sealed at.
+"""The signers configuration chooses — test PKI, PKCS#12 file, PKCS#11 token or an outside
+party (external) — and the level each institution's journals are sealed at.
 
 The factory asks this module for a :class:`SigningSetup`; the pipeline then only ever calls
 ``signer_for(edrpou)``. Everything that can be wrong with a key (missing file, wrong passphrase,
@@ -9,6 +9,7 @@ no trust anchor, no TSA for a timestamped level) is found here, at start-up, and
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +18,10 @@ from asn1crypto import pem, x509
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko_certvalidator.fetchers import FetcherBackend
 
-from archive_service.config import ConfigurationError, Settings
+from archive_service.config import EXTERNAL_SIGNER, ConfigurationError, Settings
 from archive_service.errors import ArchiveError
 from archive_service.signing import PadesSigner, TestPki
+from archive_service.signing.external import ExternalPadesSigner
 
 #: Seconds to wait for a TSA before the ingest fails (and may be retried).
 TSA_TIMEOUT_SECONDS = 10
@@ -38,14 +40,34 @@ class SigningSetup:
     fetcher_backend: FetcherBackend | None
     make_signer: Callable[[str], PadesSigner]
     level_for: Callable[[str], str]
+    #: The TSA for signatures of a level (``None`` for B-B).
+    timestamper_for: Callable[[str], TimeStamper | None]
+    #: Signer kind per institution (EDRPOU → ``external`` or the deployment's own kind).
+    kind_for: Callable[[str], str] = field(default=lambda _edrpou: "")
+    #: Makes the outside party's signer for a level; ``None`` when no institution uses one.
+    make_external: Callable[[str], ExternalPadesSigner] | None = None
     _signers: dict[str, PadesSigner] = field(default_factory=dict)
+    _external: dict[str, ExternalPadesSigner] = field(default_factory=dict)
 
-    def signer_for(self, edrpou: str) -> PadesSigner:
-        """The signer for an institution's journals, at the level configured for it."""
+    def signer_for(self, edrpou: str) -> PadesSigner | ExternalPadesSigner:
+        """The signer for an institution's journals, at the level configured for it.
+
+        An :class:`ExternalPadesSigner` holds no key: the pipeline prepares documents with it
+        and finishes them when the outside party answers.
+        """
         level = self.level_for(edrpou)
+        if self.kind_for(edrpou) == EXTERNAL_SIGNER:
+            return self.external_signer(level)
         if level not in self._signers:
             self._signers[level] = self.make_signer(level)
         return self._signers[level]
+
+    def external_signer(self, level: str) -> ExternalPadesSigner:
+        if self.make_external is None:
+            raise ConfigurationError("No institution is configured for the external signer.")
+        if level not in self._external:
+            self._external[level] = self.make_external(level)
+        return self._external[level]
 
 
 def build_signing(settings: Settings) -> SigningSetup:
@@ -55,10 +77,16 @@ def build_signing(settings: Settings) -> SigningSetup:
         setup = _test_pki_setup(settings, anchors)
     else:
         setup = _key_setup(settings, anchors)
+    setup.kind_for = settings.signer_kind_for
+    if settings.uses_external_signer:
+        setup.make_external = _external_signers(settings, setup)
     # Open the key now: a wrong passphrase or PIN must stop the start, not the first upload.
     for level in {settings.signature_level, *settings.signature_level_by_institution.values()}:
         try:
-            setup._signers[level] = setup.make_signer(level)
+            if settings.signer != EXTERNAL_SIGNER:
+                setup._signers[level] = setup.make_signer(level)
+            if setup.make_external is not None:
+                setup.external_signer(level)
         except ArchiveError as exc:
             raise ConfigurationError(
                 f"The {settings.signer} signer could not be opened: {exc.message}"
@@ -75,7 +103,39 @@ def _test_pki_setup(settings: Settings, anchors: list[x509.Certificate]) -> Sign
         fetcher_backend=pki.fetcher_backend(),
         make_signer=pki.signer,
         level_for=settings.signature_level_for,
+        timestamper_for=lambda level: pki.timestamper() if level != "B-B" else None,
     )
+
+
+def _external_signers(
+    settings: Settings, setup: SigningSetup
+) -> Callable[[str], ExternalPadesSigner]:
+    """The outside party's certificate (first in the PEM file) and chain, read at start-up."""
+    setting = "ARCHIVE_EXTERNAL_SIGNER_CERTIFICATE"
+    if not settings.external_signer_certificate:
+        raise ConfigurationError(
+            f"The external signer needs {setting}: a PEM file with the outside party's signing "
+            "certificate first, then its intermediate certificates."
+        )
+    certificates = _read_certificates(Path(settings.external_signer_certificate), setting)
+    if not certificates:
+        raise ConfigurationError(
+            f"{setting}: {settings.external_signer_certificate} holds no certificate."
+        )
+    certificate, *chain = certificates
+
+    def make(level: str) -> ExternalPadesSigner:
+        return ExternalPadesSigner(
+            certificate,
+            chain,
+            timestamper=setup.timestamper_for(level),
+            trust_roots=setup.trust_roots,
+            level=level,
+            fetcher_backend=setup.fetcher_backend,
+            valid_for=dt.timedelta(days=settings.signing_request_days),
+        )
+
+    return make
 
 
 def _key_setup(settings: Settings, anchors: list[x509.Certificate]) -> SigningSetup:
@@ -98,6 +158,8 @@ def _key_setup(settings: Settings, anchors: list[x509.Certificate]) -> SigningSe
 
     if settings.signer == "pkcs12":
         make_signer = _pkcs12_signers(settings, anchors, timestamper)
+    elif settings.signer == EXTERNAL_SIGNER:
+        make_signer = _no_key_of_our_own
     else:
         make_signer = _pkcs11_signers(settings, anchors, timestamper)
     renewal_url = settings.renewal_tsa_url or settings.tsa_url
@@ -110,6 +172,14 @@ def _key_setup(settings: Settings, anchors: list[x509.Certificate]) -> SigningSe
         fetcher_backend=None,
         make_signer=make_signer,
         level_for=settings.signature_level_for,
+        timestamper_for=timestamper,
+    )
+
+
+def _no_key_of_our_own(level: str) -> PadesSigner:
+    raise ConfigurationError(
+        "ARCHIVE_SIGNER=external: every document is signed by the outside party; the archive "
+        "holds no key of its own."
     )
 
 
@@ -164,12 +234,15 @@ def load_trust_anchors(folder: str) -> list[x509.Certificate]:
     anchors: list[x509.Certificate] = []
     for path in sorted(directory.iterdir()):
         if path.is_file() and not path.name.startswith("."):
-            anchors.extend(_read_certificates(path))
+            anchors.extend(_read_certificates(path, "ARCHIVE_TRUST_ANCHORS_DIR"))
     return anchors
 
 
-def _read_certificates(path: Path) -> list[x509.Certificate]:
-    data = path.read_bytes()
+def _read_certificates(path: Path, setting: str) -> list[x509.Certificate]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{setting}: {path} cannot be read ({exc.strerror}).") from exc
     try:
         if pem.detect(data):
             return [
@@ -182,5 +255,5 @@ def _read_certificates(path: Path) -> list[x509.Certificate]:
         return [certificate]
     except ValueError as exc:
         raise ConfigurationError(
-            f"ARCHIVE_TRUST_ANCHORS_DIR: {path} is not a certificate in PEM or DER ({exc})."
+            f"{setting}: {path} is not a certificate in PEM or DER ({exc})."
         ) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,7 +13,8 @@ from pypdf import PdfWriter
 from archive_service.access import Role, authenticate, create_token, revoke_token
 from archive_service.errors import InvalidInput, Unauthorized
 from archive_service.pipeline import Archive
-from tests.conftest import EXAMPLES, Tokens
+from tests.conftest import EXAMPLES, Tokens, make_tokens
+from tests.external_signing_support import external_app, make_signer_files
 
 JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
 
@@ -42,6 +44,16 @@ ENDPOINTS = [
     ("POST", "/api/v1/verify", {"archivist", "inspector", "admin"}),
 ]
 ROLES = ["archivist", "job", "inspector", "admin", "inspector_other", "archivist_other"]
+# Signing requests exist only where an institution signs externally, so these run on an archive
+# configured that way; "{id}" is a request waiting for its signature. Uploading roles handle
+# them (an automated job may drive a signing service); inspectors never do.
+SIGNING_ENDPOINTS = [
+    ("GET", "/api/v1/signing-requests", {"archivist", "job", "admin"}),
+    ("GET", "/api/v1/signing-requests/{id}", {"archivist", "job", "admin"}),
+    ("POST", "/api/v1/signing-requests/{id}/signature", {"archivist", "job", "admin"}),
+]
+#: A signature that can never verify: allowed callers get 422 and the request stays open.
+_NOT_A_SIGNATURE = {"signature": "AAAA"}
 
 
 @pytest.fixture
@@ -87,6 +99,52 @@ def test_authorization_matrix(
         else:
             expected = {200, 201}
         assert status in expected, f"{role} {method} {path}: {status}"
+
+
+@pytest.fixture
+def signing_setup(data_dir: Path, tmp_path: Path) -> tuple[FlaskClient, Tokens, str]:
+    """An archive whose example institution signs externally, with one pending request."""
+    signer = make_signer_files(tmp_path / "signer", data_dir / "pki")
+    app = external_app(data_dir, signer)
+    tokens = make_tokens(app.extensions["archive"])
+    client = app.test_client()
+    prepared = client.post(
+        "/api/v1/journals",
+        data=JSON_EXAMPLE,
+        content_type="application/json",
+        headers=Tokens.header(tokens.archivist),
+    )
+    assert prepared.status_code == 202, prepared.get_json()
+    return client, tokens, prepared.get_json()["request_id"]
+
+
+@pytest.mark.parametrize(("method", "template", "allowed"), SIGNING_ENDPOINTS)
+def test_signing_request_authorization_matrix(
+    signing_setup: tuple[FlaskClient, Tokens, str],
+    method: str,
+    template: str,
+    allowed: set[str],
+) -> None:
+    client, tokens, request_id = signing_setup
+    path = template.format(id=request_id)
+
+    def call(headers: dict[str, str]):  # type: ignore[no-untyped-def]
+        if method == "POST":
+            return client.post(path, json=_NOT_A_SIGNATURE, headers=headers)
+        return client.get(path, headers=headers)
+
+    assert call({}).status_code == 401
+    assert call(Tokens.header("ja_nope_nope")).status_code == 401
+    for role in ROLES:
+        status = call(Tokens.header(getattr(tokens, role))).status_code
+        base_role, _, scope = role.partition("_")
+        if base_role not in allowed:
+            expected = 403
+        elif scope == "other" and "{id}" in template:
+            expected = 404  # outside one's scope looks exactly like missing
+        else:
+            expected = 422 if method == "POST" else 200
+        assert status == expected, f"{role} {method} {path}: {status}"
 
 
 def test_out_of_scope_looks_like_missing(

@@ -56,7 +56,7 @@ def _insert_version_at_0001(engine: Engine) -> None:
 def test_versions_archived_before_0002_are_not_held(engine: Engine) -> None:
     upgrade(engine, "0001")
     _insert_version_at_0001(engine)
-    upgrade(engine)
+    upgrade(engine, "0002")
     assert current_revision(engine) == "0002"
     with engine.connect() as connection:
         row = connection.execute(

@@ -11,6 +11,7 @@ from archive_service.api import (
     health,
     journals,
     legal_holds,
+    signing_requests,
     verify,
 )
 
@@ -23,3 +24,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audit_log.bp)
     app.register_blueprint(legal_holds.bp)
     app.register_blueprint(verify.bp)
+    app.register_blueprint(signing_requests.bp)

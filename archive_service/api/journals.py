@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 
 from archive_service.api.auth import archive, authenticated, context
+from archive_service.api.signing_requests import archived_body, pending_response
 from archive_service.errors import ErrorDetail, InvalidInput
+from archive_service.pipeline import PendingSignature
 
 bp = Blueprint("journals", __name__, url_prefix="/api/v1")
 
@@ -38,20 +40,15 @@ def _uploaded_export() -> tuple[bytes, str | None]:
 @bp.post("/journals")
 @authenticated
 def upload_journal():  # type: ignore[no-untyped-def]
-    """201 with a new version, or 200 when these exact bytes were archived before."""
+    """201 with a new version, or 200 when these exact bytes were archived before.
+
+    202 with a signing request when the institution's journals are signed externally.
+    """
     data, media_type = _uploaded_export()
     result = archive().ingest(data, media_type, context())
-    version = result.version
-    body = {
-        "document_id": result.document["document_id"],
-        "version": version["version"],
-        "sha256": version["sha256"],
-        "signature_level": version["signature_level"],
-        "retain_until": version["retain_until"],
-        "supersedes": version["supersedes"],
-        "created": result.created,
-        "document": result.document,
-    }
+    if isinstance(result, PendingSignature):
+        return pending_response(result)
+    body = archived_body(result)
     response = jsonify(body)
     response.status_code = 201 if result.created else 200
     response.headers["Location"] = url_for(

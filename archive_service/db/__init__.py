@@ -8,6 +8,7 @@ from archive_service.db.models import (
     Document,
     DocumentVersion,
     Institution,
+    SigningRequest,
     utcnow,
 )
 from archive_service.db.session import (
@@ -23,6 +24,7 @@ __all__ = [
     "Document",
     "DocumentVersion",
     "Institution",
+    "SigningRequest",
     "create_db_engine",
     "create_read_session_factory",
     "create_schema",

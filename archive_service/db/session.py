@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -29,6 +32,9 @@ def _make_sqlite_serializable(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # FULL, not NORMAL: in WAL mode NORMAL commits survive a process crash but not a power
+        # loss, and a download's audit event must outlive the bytes already sent. Group commit
+        # (archive_service.audit_group) shares one fsync among concurrent downloads instead.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
@@ -57,3 +63,42 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
 def create_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for reading only: on SQLite they take no write lock (see above)."""
     return sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
+
+
+class _FileLock:
+    """An exclusive ``flock`` on a file next to the SQLite database, held by one process.
+
+    Opened once per process (a descriptor inherited across ``fork`` would be one lock shared by
+    parent and child, excluding nobody). Threads share the descriptor, so the lock does not
+    exclude them from each other: callers serialise their own threads first.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_exc: object) -> None:
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def writer_queue(engine: Engine | None) -> AbstractContextManager[None]:
+    """Where writers of several processes wait their turn before they begin a transaction.
+
+    SQLite makes a writer that finds the database locked sleep and retry (1, 2, 5, 10 … ms,
+    the busy handler), so with several server processes each collision cost a download several
+    milliseconds and a few cost hundreds. Waiting on a file lock in the kernel instead, a writer
+    starts the moment the previous one is done. The database's own lock still decides; this only
+    orders the queue. PostgreSQL queues waiting transactions itself: nothing to add there.
+    """
+    database = engine.url.database if engine and engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return nullcontext()
+    return _FileLock(Path(f"{database}-writers.lock"))

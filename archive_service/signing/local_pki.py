@@ -39,6 +39,7 @@ from asn1crypto import keys, x509
 from cryptography import x509 as pyca_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
@@ -205,6 +206,45 @@ class TestPki:
         with _exclusive_lock(self.directory / _LOCK_FILE):
             RevocationRegistry(self.directory).revoke(cert.serial_number, reason=reason, at=at)
 
+    def issue_signing_certificate(
+        self,
+        public_key: CertificatePublicKeyTypes,
+        common_name: str,
+        *,
+        years: int = _SEAL_YEARS,
+        organisation: str = "journal-archive",
+    ) -> x509.Certificate:
+        """A signing certificate from the issuing CA for a key someone else holds.
+
+        For tests and demonstrations of the external signer: the outside party keeps its private
+        key and sends only the public key; the certificate (nonRepudiation, CRL and OCSP URLs of
+        this PKI) then validates like the seal's. Its subject says ``NOT QUALIFIED`` too.
+        """
+        issuer = _Issued(
+            _pyca_certificate(self.issuing_ca_cert),
+            serialization.load_der_private_key(self.issuing_ca_key.dump(), password=None),  # type: ignore[arg-type]
+        )
+        leaf_revocation = _Revocation(
+            self.base_url + ISSUING_CA_CRL_PATH, self.base_url + OCSP_PATH
+        )
+        not_before = dt.datetime.now(dt.UTC) - _BACKDATE
+        builder = (
+            _builder(
+                _name(f"{common_name} (TEST) — NOT QUALIFIED", organisation),
+                public_key,
+                issuer,
+                not_before,
+                years,
+            )
+            .add_extension(pyca_x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                _key_usage(digital_signature=True, content_commitment=True), critical=True
+            )
+        )
+        builder = _with_revocation(builder, leaf_revocation)
+        cert = builder.sign(issuer.key, hashes.SHA256())
+        return x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
     def signer(self, level: str = "B-T") -> PadesSigner:
         """A signer sealing with the test seal; timestamps from :meth:`timestamper`.
 
@@ -352,12 +392,11 @@ def _key_usage(
 
 def _builder(
     subject: pyca_x509.Name,
-    key: ec.EllipticCurvePrivateKey,
+    public_key: CertificatePublicKeyTypes,
     issuer: _Issued | None,
     not_before: dt.datetime,
     years: int,
 ) -> pyca_x509.CertificateBuilder:
-    public_key = key.public_key()
     issuer_public_key = issuer.key.public_key() if issuer else public_key
     return (
         pyca_x509.CertificateBuilder()
@@ -394,7 +433,7 @@ def _issue_ca(
 ) -> _Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
-        _builder(_name(common_name, organisation), key, issuer, not_before, years)
+        _builder(_name(common_name, organisation), key.public_key(), issuer, not_before, years)
         .add_extension(pyca_x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
     )
@@ -416,7 +455,7 @@ def _issue_leaf(
 ) -> _Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
-        _builder(_name(common_name, organisation), key, issuer, not_before, years)
+        _builder(_name(common_name, organisation), key.public_key(), issuer, not_before, years)
         .add_extension(pyca_x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(key_usage, critical=True)
     )
@@ -462,6 +501,10 @@ def _read_layout(directory: Path) -> dict[str, object]:
             f"reads layout {LAYOUT_VERSION}. Use a new, empty folder for the test PKI."
         )
     return dict(layout)
+
+
+def _pyca_certificate(cert: x509.Certificate) -> pyca_x509.Certificate:
+    return pyca_x509.load_der_x509_certificate(cert.dump())
 
 
 def _read_cert(path: Path) -> x509.Certificate:

@@ -1,0 +1,60 @@
+"""The download's one-statement document lookup and its version choice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from archive_service.db import DocumentVersion
+from archive_service.errors import NotFound
+from archive_service.fast_reads import locate_document, pick_version
+from archive_service.pipeline import Archive
+from tests.conftest import example_edrpou
+
+
+def test_locates_a_document_with_the_coordinates_of_its_versions(
+    archive: Archive, archived: dict
+) -> None:
+    with archive.reader() as session:
+        located = locate_document(session, archived["document_id"])
+        recorded = session.scalars(select(DocumentVersion)).one()
+    assert located is not None
+    assert (located.id, located.edrpou) == (archived["document_id"], example_edrpou())
+    assert located.school_year == "2023/2024"  # as in the example export
+    [version] = located.versions
+    assert (version.number, version.sha256, version.object_key) == (
+        1,
+        recorded.sha256,
+        recorded.object_key,
+    )
+    assert (version.source_sha256, version.source_object_version_id) == (
+        recorded.source_sha256,
+        recorded.source_object_version_id,
+    )
+    assert version.source_media_type == "application/json"
+
+
+def test_an_unknown_document_is_none(archive: Archive) -> None:
+    with archive.reader() as session:
+        assert locate_document(session, "00000000-0000-0000-0000-000000000000") is None
+
+
+@dataclass(frozen=True)
+class _Numbered:
+    number: int
+
+
+def test_picks_the_latest_or_the_asked_version() -> None:
+    versions = [_Numbered(1), _Numbered(2), _Numbered(3)]
+    assert pick_version("d", versions, None) == _Numbered(3)
+    assert pick_version("d", versions, 2) == _Numbered(2)
+
+
+def test_a_missing_version_names_the_ones_that_exist() -> None:
+    with pytest.raises(NotFound, match="no version 4; it has versions 1–3") as raised:
+        pick_version("d", [_Numbered(1), _Numbered(2), _Numbered(3)], 4)
+    assert [d.path for d in raised.value.details] == ["version"]
+    with pytest.raises(NotFound, match="has no versions"):
+        pick_version("d", [], None)
