@@ -73,6 +73,9 @@ class Settings:
     pkcs11_token: str = ""
     pkcs11_key: str = ""
     pkcs11_pin_file: str = ""
+    #: ``pkcs11``: whether the token is a qualified device (QSCD) and its certificate qualified —
+    #: recorded with every version; nothing else can tell.
+    pkcs11_qualified: bool = False
     #: ``pkcs11``: PEM of the key's certificate when it is not stored on the token, and a PEM
     #: bundle of the intermediate certificates up to (not including) the root.
     signer_certificate: str = ""

@@ -22,6 +22,7 @@ from archive_service.config import EXTERNAL_SIGNER, ConfigurationError, Settings
 from archive_service.errors import ArchiveError
 from archive_service.signing import PadesSigner, TestPki
 from archive_service.signing.external import ExternalPadesSigner
+from archive_service.signing.pkcs11_key import Pkcs11KeyConfig, pkcs11_pades_signer
 
 #: Seconds to wait for a TSA before the ingest fails (and may be retried).
 TSA_TIMEOUT_SECONDS = 10
@@ -213,7 +214,37 @@ def _pkcs11_signers(
     anchors: list[x509.Certificate],
     timestamper: Callable[[str], TimeStamper | None],
 ) -> Callable[[str], PadesSigner]:
-    raise ConfigurationError("ARCHIVE_SIGNER=pkcs11 is not wired yet.")
+    missing = [
+        name
+        for name, value in (
+            ("ARCHIVE_PKCS11_MODULE", settings.pkcs11_module),
+            ("ARCHIVE_PKCS11_TOKEN", settings.pkcs11_token),
+            ("ARCHIVE_PKCS11_KEY", settings.pkcs11_key),
+            ("ARCHIVE_PKCS11_PIN_FILE", settings.pkcs11_pin_file),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(f"ARCHIVE_SIGNER=pkcs11 needs {', '.join(missing)}.")
+    key = Pkcs11KeyConfig(
+        module_path=settings.pkcs11_module,
+        token_label=settings.pkcs11_token,
+        key_label=settings.pkcs11_key,
+        pin_file=settings.pkcs11_pin_file,
+        certificate_file=settings.signer_certificate or None,
+        chain_file=settings.signer_chain or None,
+    )
+
+    def make(level: str) -> PadesSigner:
+        return pkcs11_pades_signer(
+            key,
+            timestamper=timestamper(level),
+            trust_roots=anchors,
+            level=level,
+            qualified=settings.pkcs11_qualified,
+        )
+
+    return make
 
 
 def read_secret(path: str, setting: str) -> bytes:

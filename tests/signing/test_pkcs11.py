@@ -11,9 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from asn1crypto import pem
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from archive_service.config import load_settings
+from archive_service.signers import build_signing
 from archive_service.signing import SignedDocument, TestPki, validate_pdf
+from archive_service.signing.http_service import serve_pki
+from archive_service.signing.local_pki import TSA_PATH
 
 if not os.environ.get("CI"):  # under CI a missing python-pkcs11 fails the import below
     pytest.importorskip("pkcs11", reason="python-pkcs11 (pyHanko's pkcs11 extra) not installed")
@@ -263,3 +268,38 @@ def test_a_forked_child_opens_its_own_session(token: TokenWithCertificate) -> No
     assert os.waitstatus_to_exitcode(wait_status) == 0
     # The parent's session is untouched by the child's.
     assert open_pkcs11_signer(token.token.config()).pkcs11_session is parent_signer.pkcs11_session
+
+
+def test_configured_token_signer_reaches_b_lta_with_the_test_pki(
+    token: TokenWithCertificate, tmp_path: Path, unsigned_pdf: bytes
+) -> None:
+    """``ARCHIVE_SIGNER=pkcs11`` as an operator sets it up: the token key, a certificate from
+    the (test) CA in a PEM file, a TSA and OCSP/CRL reached over HTTP on 127.0.0.1."""
+    pki = TestPki.load_or_create(tmp_path / "pki")  # its own port: no other server holds it
+    cert = pki.issue_signing_certificate(token.token.public_key(), "Печатка на токені")
+    (tmp_path / "seal.pem").write_bytes(pem.armor("CERTIFICATE", cert.dump()))
+    (tmp_path / "chain.pem").write_bytes(pem.armor("CERTIFICATE", pki.issuing_ca_cert.dump()))
+    (tmp_path / "anchors").mkdir()
+    (tmp_path / "anchors" / "root.pem").write_bytes(pki.root_pem())
+    settings = load_settings(
+        {},
+        {
+            "data_dir": tmp_path / "var",
+            "signer": "pkcs11",
+            "pkcs11_module": token.token.module,
+            "pkcs11_token": token.token.token_label,
+            "pkcs11_key": token.token.key_label,
+            "pkcs11_pin_file": str(token.token.pin_file),
+            "signer_certificate": str(tmp_path / "seal.pem"),
+            "signer_chain": str(tmp_path / "chain.pem"),
+            "tsa_url": pki.base_url + TSA_PATH,
+            "trust_anchors_dir": str(tmp_path / "anchors"),
+        },
+    )
+    with serve_pki(pki):
+        setup = build_signing(settings)
+        signed = setup.signer_for("26453182").sign(unsigned_pdf, reason="Архівування")
+    assert (signed.level, signed.signer_kind, signed.qualified) == ("B-LTA", "pkcs11", False)
+    assert "Печатка на токені" in signed.signer_subject
+    report = validate_pdf(signed.pdf, setup.trust_roots)
+    assert report.all_valid and report.signatures[0].level == "B-LTA"
