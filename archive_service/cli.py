@@ -18,7 +18,7 @@ from archive_service.access import LOCAL_OPERATOR, Role, create_token, list_toke
 from archive_service.audit_export import export_lines
 from archive_service.config import Settings, load_settings
 from archive_service.errors import ArchiveError
-from archive_service.pipeline import Archive, AuditFilter, RequestContext
+from archive_service.pipeline import Archive, AuditFilter, PendingSignature, RequestContext
 from archive_service.renewal import RenewalItem
 from archive_service.views import iso
 
@@ -132,7 +132,7 @@ def _media_type(path: Path) -> str | None:
 def ingest(runtime: _Runtime, files: tuple[Path, ...]) -> None:
     """Archive journal exports (JSON or XML), one version per changed export."""
     archive = runtime.archive
-    failures = 0
+    failures = pending = 0
     with click.progressbar(
         files, label="Archiving", show_pos=True, item_show_func=lambda p: p.name if p else ""
     ) as bar:
@@ -146,12 +146,25 @@ def ingest(runtime: _Runtime, files: tuple[Path, ...]) -> None:
                 for detail in exc.details[:10]:
                     click.echo(f"  at {detail.path}: {detail.message}", err=True)
                 continue
+            if isinstance(result, PendingSignature):
+                pending += 1
+                click.echo(
+                    f"\n{path}: prepared for the external signer as document "
+                    f"{result.request['document_id']} version {result.request['version']}; "
+                    f"nothing is archived until it answers signing request "
+                    f"{result.request['request_id']} (expires {result.request['expires_at']})."
+                )
+                continue
             state = "archived" if result.created else "already archived"
             click.echo(
                 f"\n{path}: {state} as document {result.document['document_id']} "
                 f"version {result.version['version']} ({result.version['signature_level']})"
             )
-    click.echo(f"{len(files) - failures} archived or already present, {failures} refused.")
+    done = len(files) - failures - pending
+    click.echo(
+        f"{done} archived or already present, {pending} awaiting the external signer, "
+        f"{failures} refused."
+    )
     if failures:
         sys.exit(2)
 

@@ -47,7 +47,8 @@ def test_ingest_verify_and_audit(run) -> None:  # type: ignore[no-untyped-def]
     result = run("ingest", str(good), str(bad))
     assert result.exit_code == 2
     assert "archived as document" in result.output
-    assert "1 archived or already present, 1 refused" in result.output
+    summary = "1 archived or already present, 0 awaiting the external signer, 1 refused"
+    assert summary in result.output
     document_id = result.output.split("archived as document ")[1].split()[0]
     verified = run("verify", document_id)
     assert verified.exit_code == 0, verified.output
@@ -60,3 +61,25 @@ def test_export_root(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
     result = run("pki", "export-root")
     assert result.exit_code == 0
     assert result.output.startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_ingest_for_an_external_signer_says_what_happens_next(data_dir: Path) -> None:
+    from tests.conftest import example_edrpou
+    from tests.external_signing_support import make_signer_files
+
+    signer = make_signer_files(data_dir / "signer", data_dir / "pki")
+    env = {
+        "ARCHIVE_DATA_DIR": str(data_dir),
+        "ARCHIVE_RENDER_IN_PROCESS": "true",
+        "ARCHIVE_SIGNER_BY_INSTITUTION": f"{example_edrpou()}=external",
+        "ARCHIVE_EXTERNAL_SIGNER_CERTIFICATE": str(signer.pem),
+    }
+    result = CliRunner().invoke(
+        main, ["ingest", str(EXAMPLES / "journal-7b.json")], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "prepared for the external signer" in result.output
+    assert "nothing is archived until it answers signing request" in result.output
+    assert "0 archived or already present, 1 awaiting the external signer, 0 refused" in (
+        result.output
+    )
