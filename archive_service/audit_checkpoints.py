@@ -89,6 +89,7 @@ class AuditCheckpoints:
     """Writes and reads the chain heads kept in the object store."""
 
     store: ObjectStore
+    #: Read-only sessions suffice: a checkpoint reads the chain head and writes to the store.
     sessions: sessionmaker[Session]
     #: Write a checkpoint when an appended event's ``seq`` is a multiple of this; 0 = never.
     every: int = 1000

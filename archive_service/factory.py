@@ -36,9 +36,10 @@ def build_archive(settings: Settings) -> Archive:
     store.check()
     signing = build_signing(settings)
     sessions = create_session_factory(engine)
+    read_sessions = create_read_session_factory(engine)
     return Archive(
         sessions=sessions,
-        read_sessions=create_read_session_factory(engine),
+        read_sessions=read_sessions,
         store=store,
         renderer=TypstRenderer(in_process=settings.render_in_process),
         signer_for=signing.signer_for,
@@ -51,9 +52,11 @@ def build_archive(settings: Settings) -> Archive:
         require_purpose=settings.require_purpose,
         page_size=settings.page_size,
         test_pki=signing.test_pki,
+        # Checkpoints only read the chain: on SQLite a read session never queues behind writers
+        # (a checkpoint falls due inside a download, before its bytes are sent).
         checkpoints=AuditCheckpoints(
             store,
-            sessions,
+            read_sessions,
             every=settings.audit_checkpoint_every,
             retention_years=settings.audit_checkpoint_retention_years,
         ),
