@@ -3,23 +3,35 @@
 
 Each signature includes the signer's self-validation (the invariant "unsigned is never presented
 as signed" costs time too, and belongs in the figure). B-LT/B-LTA fetch OCSP/CRL from the test
-PKI's in-process responder (no network), like the embedded default. Usage::
+PKI's in-process responder (no network), like the embedded default. Key types: the test seal
+(ECDSA P-256), an RSA-2048 key certified by the same test CA (parsed once, as a deployment's
+PKCS#12 key is), and a SoftHSM2 token key (``pkcs11``; needs ``scripts/setup-softhsm.sh``).
+Usage::
 
-    .venv/bin/python scripts/bench_sign.py --runs 30 [--pdf rendered.pdf] [--pages 20]
+    .venv/bin/python scripts/bench_sign.py --runs 30 [--keys ecdsa rsa pkcs11] [--pdf rendered.pdf]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import typst
+from asn1crypto import pem
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+from pyhanko.sign.signers import Signer
 
-from archive_service.signing import LEVELS, TestPki
+from archive_service.signing import LEVELS, PadesSigner, TestPki
+from archive_service.signing.key_signer import ParsedKeySigner
+from archive_service.signing.pkcs11_key import Pkcs11KeyConfig, open_pkcs11_signer
 
 
 def sample_pdf(pages: int, workdir: Path) -> bytes:
@@ -38,8 +50,62 @@ def sample_pdf(pages: int, workdir: Path) -> bytes:
     return typst.compile(str(source), format="pdf", pdf_standards=["a-3u"])
 
 
-def bench(pki: TestPki, pdf: bytes, level: str, runs: int) -> list[float]:
-    signer = pki.signer(level=level)
+KEYS = ("ecdsa", "rsa", "pkcs11")
+
+
+def rsa_signer(pki: TestPki) -> Callable[[str], PadesSigner]:
+    """An RSA-2048 seal certified by the test CA, its key parsed once."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = pki.issue_signing_certificate(key.public_key(), "RSA seal")
+    cms = ParsedKeySigner(cert, key, chain=[pki.issuing_ca_cert])
+    return lambda level: _pades(pki, cms, level, "pkcs12")
+
+
+def pkcs11_signer(pki: TestPki, workdir: Path) -> Callable[[str], PadesSigner]:
+    """The ECDSA key of a fresh SoftHSM2 token, certified by the test CA."""
+    result = subprocess.run(
+        ["bash", str(Path(__file__).with_name("setup-softhsm.sh")), str(workdir / "softhsm")],
+        capture_output=True, text=True, check=True,
+    )
+    values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    os.environ["SOFTHSM2_CONF"] = values["SOFTHSM2_CONF"]
+    public = subprocess.run(
+        ["pkcs11-tool", "--module", values["PKCS11_MODULE"], "--token-label",
+         values["PKCS11_TOKEN_LABEL"], "--read-object", "--type", "pubkey",
+         "--id", values["PKCS11_KEY_ID"]],
+        capture_output=True, check=True,
+    ).stdout
+    cert = pki.issue_signing_certificate(load_der_public_key(public), "Token seal")
+    (workdir / "token.pem").write_bytes(pem.armor("CERTIFICATE", cert.dump()))
+    (workdir / "chain.pem").write_bytes(pem.armor("CERTIFICATE", pki.issuing_ca_cert.dump()))
+    config = Pkcs11KeyConfig(
+        module_path=values["PKCS11_MODULE"],
+        token_label=values["PKCS11_TOKEN_LABEL"],
+        key_label=values["PKCS11_KEY_LABEL"],
+        pin_file=values["PKCS11_PIN_FILE"],
+        certificate_file=str(workdir / "token.pem"),
+        chain_file=str(workdir / "chain.pem"),
+    )
+    cms = open_pkcs11_signer(config)
+    return lambda level: _pades(pki, cms, level, "pkcs11")
+
+
+def _pades(pki: TestPki, cms: Signer, level: str, kind: str) -> PadesSigner:
+    return PadesSigner(
+        cms,
+        timestamper=pki.timestamper() if level != "B-B" else None,
+        trust_roots=[pki.root_cert],
+        level=level,
+        signer_kind=kind,
+        qualified=False,
+        fetcher_backend=pki.fetcher_backend(),
+    )
+
+
+def bench(
+    make_signer: Callable[[str], PadesSigner], pdf: bytes, level: str, runs: int
+) -> list[float]:
+    signer = make_signer(level)
     signer.sign(pdf, reason="warm-up")  # imports, first-use caches
     timings = []
     for _ in range(runs):
@@ -57,19 +123,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=14, help="pages of the generated PDF")
     parser.add_argument("--pki-dir", type=Path, help="test PKI folder (default: temporary)")
     parser.add_argument("--levels", nargs="+", choices=LEVELS, default=list(LEVELS))
+    parser.add_argument("--keys", nargs="+", choices=KEYS, default=["ecdsa", "rsa"])
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-sign-") as tmp:
         workdir = Path(tmp)
         pki = TestPki.load_or_create(args.pki_dir or workdir / "pki")
         pdf = args.pdf.read_bytes() if args.pdf else sample_pdf(args.pages, workdir)
-        print(f"document: {len(pdf) / 1024:.0f} KiB, {args.runs} runs per level")
-        for level in args.levels:
-            timings = bench(pki, pdf, level, args.runs)
-            print(
-                f"{level}: median {statistics.median(timings):.1f} ms "
-                f"(min {min(timings):.1f}, max {max(timings):.1f})"
-            )
+        print(f"document: {len(pdf) / 1024:.0f} KiB, {args.runs} runs per level and key")
+        makers = {
+            "ecdsa": lambda: pki.signer,
+            "rsa": lambda: rsa_signer(pki),
+            "pkcs11": lambda: pkcs11_signer(pki, workdir),
+        }
+        for key in args.keys:
+            make_signer = makers[key]()
+            for level in args.levels:
+                timings = bench(make_signer, pdf, level, args.runs)
+                print(
+                    f"{key:6} {level:5}: median {statistics.median(timings):6.1f} ms "
+                    f"(min {min(timings):.1f}, max {max(timings):.1f})"
+                )
     return 0
 
 
