@@ -58,11 +58,14 @@ def main() -> None:
         timings: dict[str, list[float]] = defaultdict(list)
         archive.on_stage = lambda stage, seconds: timings[stage].append(seconds)
         ctx = RequestContext(actor=LOCAL_OPERATOR, client_address="bench")
-        totals = []
+        totals, worker_peaks = [], []
         for export in exports:
             started = time.perf_counter()
             archive.ingest(export, "application/json", ctx)
             totals.append(time.perf_counter() - started)
+            report = getattr(archive.renderer, "last_report", None)
+            if args.worker and report is not None:
+                worker_peaks.append(report.peak_rss_bytes / 2**20)
         archive.renderer.close()  # type: ignore[attr-defined]
     print(
         f"{args.n} × {args.size} journal ({pupils} pupils, {subjects} subjects), "
@@ -74,8 +77,9 @@ def main() -> None:
     median_total = statistics.median(totals)
     print(f"  total   median {median_total * 1000:8.1f} ms  → {60 / median_total:.1f} journals/min")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"  peak RSS: this process {rss:.0f} MB, largest child {child:.0f} MB")
+    # Workers are forked by the fork server, not by us: their peaks come from their reports.
+    worker = f", rendering worker {max(worker_peaks):.0f} MiB" if worker_peaks else ""
+    print(f"  peak RSS: this process {rss:.0f} MiB{worker}")
 
 
 if __name__ == "__main__":

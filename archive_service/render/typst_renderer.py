@@ -22,6 +22,20 @@ from archive_service.render.worker import RenderJobResult, WorkerReport, render_
 RenderJob = Callable[[Journal, SourceAttachment, DocumentInfo], RenderJobResult]
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a small fork server that has already imported Typst and our fonts.
+
+    A spawned worker would re-import the parent's ``__main__`` (the whole service: pyHanko,
+    SQLAlchemy, Flask…) before every document, since workers are replaced after each one; the
+    fork server pays that once and each replacement is a cheap fork of a process that never
+    rendered (so holds no Typst cache). Unlike plain ``fork``, nothing of the parent's threads,
+    locks or database connections is inherited.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["archive_service.render.worker"])
+    return context
+
+
 class TypstRenderer:
     """Renders journals to PDF/A with Typst, in the profile each :class:`DocumentInfo` names.
 
@@ -108,7 +122,7 @@ class TypstRenderer:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
+                    mp_context=_worker_context(),
                     max_tasks_per_child=self.jobs_per_worker,
                     initializer=warm_up,
                 )
