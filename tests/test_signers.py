@@ -12,6 +12,7 @@ import typst
 from archive_service.config import ConfigurationError, load_settings
 from archive_service.signers import build_signing, load_trust_anchors
 from archive_service.signing import (
+    LEVELS,
     TEST_PKCS12_PASSPHRASE,
     SigningError,
     TestPki,
@@ -85,6 +86,19 @@ def test_pkcs12_signer_reaches_b_lta_over_http(
     # Everything needed later is embedded: validation needs no server.
     report = validate_pdf(default.pdf, setup.trust_roots)
     assert report.all_valid and report.signatures[0].level == "B-LTA"
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_pkcs12_signer_at_every_level(
+    tmp_path: Path, pki: TestPki, anchors: Path, passphrase_file: Path, pdf: bytes, level: str
+) -> None:
+    settings = _pkcs12_settings(tmp_path, pki, anchors, passphrase_file, signature_level=level)
+    with serve_pki(pki):
+        setup = build_signing(settings)  # type: ignore[arg-type]
+        signed = setup.signer_for(EDRPOU).sign(pdf, reason="Архівування")
+    assert (signed.level, signed.signer_kind) == (level, "pkcs12")
+    report = validate_pdf(signed.pdf, setup.trust_roots)
+    assert report.all_valid and report.signatures[0].level == level
 
 
 def test_unreachable_tsa_fails_the_signature_never_a_weaker_level(

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from archive_service.signing import TestPki, validate_pdf
+from archive_service.signing import LEVELS, TestPki, validate_pdf
 from archive_service.signing.external import (
     CertificateMismatch,
     CmsSignature,
@@ -191,3 +191,16 @@ def test_a_revoked_certificate_is_refused_at_prepare(
 
 def test_certificate_is_kept_as_asn1(party: Party) -> None:
     assert isinstance(party.cert, x509.Certificate)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_every_level_from_a_raw_answer(
+    pki: TestPki, party: Party, unsigned_pdf: bytes, level: str
+) -> None:
+    """The level matrix for the external signer: each one confirmed by validation."""
+    signer = _signer(pki, party, level)
+    prepared = signer.prepare(unsigned_pdf, reason="Архівування")
+    signed = signer.finish(prepared, RawSignature(party.raw(prepared.signed_attributes)))
+    assert signed.level == level
+    report = validate_pdf(signed.pdf, [pki.root_cert])
+    assert report.all_valid and [s.level for s in report.signatures] == [level]

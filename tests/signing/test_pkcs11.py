@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from archive_service.config import load_settings
 from archive_service.signers import build_signing
-from archive_service.signing import SignedDocument, TestPki, validate_pdf
+from archive_service.signing import LEVELS, SignedDocument, TestPki, validate_pdf
 from archive_service.signing.http_service import serve_pki
 from archive_service.signing.local_pki import TSA_PATH
 
@@ -270,8 +270,9 @@ def test_a_forked_child_opens_its_own_session(token: TokenWithCertificate) -> No
     assert open_pkcs11_signer(token.token.config()).pkcs11_session is parent_signer.pkcs11_session
 
 
-def test_configured_token_signer_reaches_b_lta_with_the_test_pki(
-    token: TokenWithCertificate, tmp_path: Path, unsigned_pdf: bytes
+@pytest.mark.parametrize("level", LEVELS)
+def test_configured_token_signer_at_every_level_with_the_test_pki(
+    token: TokenWithCertificate, tmp_path: Path, unsigned_pdf: bytes, level: str
 ) -> None:
     """``ARCHIVE_SIGNER=pkcs11`` as an operator sets it up: the token key, a certificate from
     the (test) CA in a PEM file, a TSA and OCSP/CRL reached over HTTP on 127.0.0.1."""
@@ -294,12 +295,13 @@ def test_configured_token_signer_reaches_b_lta_with_the_test_pki(
             "signer_chain": str(tmp_path / "chain.pem"),
             "tsa_url": pki.base_url + TSA_PATH,
             "trust_anchors_dir": str(tmp_path / "anchors"),
+            "signature_level": level,
         },
     )
     with serve_pki(pki):
         setup = build_signing(settings)
         signed = setup.signer_for("26453182").sign(unsigned_pdf, reason="Архівування")
-    assert (signed.level, signed.signer_kind, signed.qualified) == ("B-LTA", "pkcs11", False)
+    assert (signed.level, signed.signer_kind, signed.qualified) == (level, "pkcs11", False)
     assert "Печатка на токені" in signed.signer_subject
     report = validate_pdf(signed.pdf, setup.trust_roots)
-    assert report.all_valid and report.signatures[0].level == "B-LTA"
+    assert report.all_valid and report.signatures[0].level == level
