@@ -1,0 +1,78 @@
+"""The archive's injected backends and settings: the one state every use case part shares.
+
+Configuration chooses the backends elsewhere (:mod:`archive_service.factory`); the parts of
+:class:`~archive_service.pipeline.archive.Archive` only use them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive_service.audit_checkpoints import AuditCheckpoints
+from archive_service.render import JournalRenderer
+from archive_service.signing import DocumentSigner
+from archive_service.signing.external import ExternalPadesSigner
+from archive_service.storage import ObjectStore
+
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
+    from pyhanko_certvalidator.fetchers.api import FetcherBackend
+
+
+@dataclass
+class ArchiveCore:
+    """The backends and settings every use case shares, with their stage timing.
+
+    :class:`~archive_service.pipeline.archive.Archive` adds the use cases; its fields are these.
+    """
+
+    #: Sessions that write (on SQLite they take the write lock when they begin).
+    sessions: sessionmaker[Session]
+    store: ObjectStore
+    renderer: JournalRenderer
+    #: The signer for an institution (EDRPOU): key and level are configuration per institution.
+    #: An :class:`ExternalPadesSigner` holds no key: its uploads wait for an outside signature.
+    signer_for: Callable[[str], DocumentSigner | ExternalPadesSigner]
+    trust_roots: Sequence[Any]
+    #: Retention in years after the school year, per document kind.
+    retention_years: Callable[[str], int]
+    #: PDF/A profile for an institution's documents (EDRPOU → profile name).
+    pdf_profile_for: Callable[[str], str] = field(default=lambda _edrpou: "PDF/A-3u")
+    max_upload_bytes: int = 32 * 1024 * 1024
+    require_purpose: bool = False
+    page_size: int = 50
+    #: True while signing with the local test PKI: documents say so on their title page.
+    test_pki: bool = True
+    #: Invoked between the object writes and the database commit (fault-injection in tests).
+    before_record: Callable[[], None] = field(default=lambda: None)
+    #: Receives (stage, seconds) for parse/render/sign/store/record (the benchmark listens).
+    on_stage: Callable[[str, float], None] | None = None
+    #: Sessions that only read (no write lock on SQLite); defaults to ``sessions``.
+    read_sessions: sessionmaker[Session] | None = None
+    #: The TSA for archive timestamp renewals (:meth:`renew_timestamps`); None: no renewals.
+    renewal_timestamper: TimeStamper | None = None
+    #: How renewals fetch OCSP/CRL data (None: plain HTTP to the URLs in the certificates).
+    fetcher_backend: FetcherBackend | None = None
+
+    _audit_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def reader(self) -> sessionmaker[Session]:
+        return self.read_sessions or self.sessions
+
+    #: Chain heads in write-once storage; None only where no store should receive them.
+    checkpoints: AuditCheckpoints | None = None
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        if self.on_stage is not None:
+            self.on_stage(name, time.perf_counter() - started)

@@ -1,0 +1,95 @@
+"""Retrieval, the download hot path: locate, read and re-hash, audit, then hand over.
+
+The audit event is committed before the bytes are returned (invariant 3); the document is
+located without ORM objects because downloads need only its coordinates.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from archive_service.access import Role
+from archive_service.errors import ErrorDetail, IntegrityFailure, InvalidInput
+from archive_service.fast_reads import pick_version
+from archive_service.pipeline.values import RequestContext, Retrieval
+from archive_service.pipeline.visibility import ReadAccessMixin
+from archive_service.storage import ObjectNotFoundError
+
+
+class RetrievalMixin(ReadAccessMixin):
+    """Downloads of a version's signed PDF or original export."""
+
+    def _check_purpose(self, ctx: RequestContext) -> None:
+        if self.require_purpose and ctx.actor.role is Role.INSPECTOR and not ctx.purpose:
+            raise InvalidInput(
+                "State the purpose of this retrieval in the X-Purpose header (e.g. the "
+                "inspection order number).",
+                [ErrorDetail("header:X-Purpose", "required")],
+            )
+
+    def retrieve(
+        self,
+        document_id: str,
+        version: int | None,
+        what: Literal["pdf", "source"],
+        ctx: RequestContext,
+    ) -> Retrieval:
+        """Read a version's signed PDF or original export; audited before it is returned."""
+        action = f"retrieve_{what}"
+        self._require_reader(ctx, action, document_id)
+        self._check_purpose(ctx)
+        document = self._locate_visible(ctx, action, document_id)
+        chosen = pick_version(document.id, document.versions, version)
+        year = document.school_year.replace("/", "-")
+        if what == "pdf":
+            key, object_version, sha256, media_type = (
+                chosen.object_key,
+                chosen.object_version_id,
+                chosen.sha256,
+                "application/pdf",
+            )
+            filename = f"journal-{year}-v{chosen.number}.pdf"
+        else:
+            key, object_version, sha256, media_type = (
+                chosen.source_object_key,
+                chosen.source_object_version_id,
+                chosen.source_sha256,
+                chosen.source_media_type,
+            )
+            filename = f"journal-{year}-v{chosen.number}-source.{key.rsplit('.', 1)[-1]}"
+        data = self._read_checked(
+            key, object_version, sha256, ctx, action, document_id, chosen.number
+        )
+        self._record_retrieval(
+            self._event(ctx, action, "ok", document_id, chosen.number, sha256, {"object_key": key})
+        )
+        return Retrieval(data, media_type, filename, sha256, document_id, chosen.number)
+
+    def _read_checked(
+        self,
+        key: str,
+        object_version: str,
+        sha256: str,
+        ctx: RequestContext,
+        action: str,
+        document_id: str,
+        number: int,
+    ) -> bytes:
+        try:
+            return self.store.get(key, sha256=sha256, version_id=object_version)
+        except (IntegrityFailure, ObjectNotFoundError) as exc:
+            self._record_best_effort(
+                ctx,
+                action,
+                "integrity_failure",
+                document_id=document_id,
+                version=number,
+                sha256=sha256,
+                detail=self._error(exc),
+            )
+            if isinstance(exc, ObjectNotFoundError):
+                raise IntegrityFailure(
+                    f"The archived object {key} is missing from the store; "
+                    "run `archive-service reconcile` and alert the archive's administrator."
+                ) from exc
+            raise
