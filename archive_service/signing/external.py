@@ -73,8 +73,8 @@ from archive_service.signing.long_term import (
     validated_signer_paths,
     validated_tsa_paths,
 )
-from archive_service.signing.pades import PadesSigner, SignedDocument, _next_field_name
-from archive_service.signing.pdf_writer import open_for_signing
+from archive_service.signing.pades import FIELD_PREFIX, PadesSigner, SignedDocument
+from archive_service.signing.pdf_writer import next_field_name, open_for_signing
 
 #: The document digest and the digest of the signed attributes; the only one offered.
 DIGEST_ALGORITHM = "sha256"
@@ -262,7 +262,7 @@ class ExternalPadesSigner:
         if self.level in LONG_TERM_LEVELS:
             await validated_signer_paths(external, self._revocation_context())
         writer = open_for_signing(pdf)
-        field_name = _next_field_name(writer.prev)
+        field_name = next_field_name(writer.prev, FIELD_PREFIX)
         metadata = PdfSignatureMetadata(
             field_name=field_name,
             subfilter=SigSeedSubFilter.PADES,

@@ -24,7 +24,6 @@ from io import BytesIO
 from asn1crypto import x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.signers import PdfTimeStamper, Signer
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -43,7 +42,7 @@ from archive_service.signing.certificates import (
     to_asn1_certificates,
 )
 from archive_service.signing.errors import SigningError, UnreadablePdf
-from archive_service.signing.pdf_writer import open_for_signing
+from archive_service.signing.pdf_writer import next_field_name, open_for_signing
 
 #: Levels that embed revocation data.
 LONG_TERM_LEVELS = ("B-LT", "B-LTA")
@@ -128,7 +127,8 @@ async def add_validation_data(
     if archive_timestamper is None:
         writer.write(output)
         return output.getvalue()
-    stamper = PdfTimeStamper(archive_timestamper, field_name=_next_timestamp_field(writer.prev))
+    field_name = next_field_name(writer.prev, TIMESTAMP_FIELD_PREFIX)
+    stamper = PdfTimeStamper(archive_timestamper, field_name=field_name)
     try:
         await stamper.async_timestamp_pdf(writer, "sha256", output=output)
     except Exception as exc:
@@ -136,14 +136,6 @@ async def add_validation_data(
             f"The archive timestamp failed ({type(exc).__name__}: {exc})."
         ) from exc
     return output.getvalue()
-
-
-def _next_timestamp_field(reader: PdfFileReader) -> str:
-    taken = {name for name, _, _ in enumerate_sig_fields(reader)}
-    number = 1
-    while f"{TIMESTAMP_FIELD_PREFIX}{number}" in taken:
-        number += 1
-    return f"{TIMESTAMP_FIELD_PREFIX}{number}"
 
 
 class NotRenewable(SigningError):

@@ -24,8 +24,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
+from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator.fetchers.api import FetcherBackend
@@ -47,7 +46,7 @@ from archive_service.signing.long_term import (
     validated_signer_paths,
     validated_tsa_paths,
 )
-from archive_service.signing.pdf_writer import open_for_signing
+from archive_service.signing.pdf_writer import next_field_name, open_for_signing
 from archive_service.signing.validation import SignatureReport, async_validate_pdf
 
 #: Levels this signer can produce, weakest first.
@@ -174,7 +173,7 @@ class PadesSigner:
         """:meth:`sign` for callers that already run an event loop."""
         self._require_current_certificate()
         writer = open_for_signing(pdf)
-        field_name = _next_field_name(writer.prev)
+        field_name = next_field_name(writer.prev, FIELD_PREFIX)
         long_term = self.level in LONG_TERM_LEVELS
         if long_term:
             assert self._timestamper is not None
@@ -255,12 +254,3 @@ class PadesSigner:
             signer_issuer=issuer_text(cert),
             qualified=self.qualified,
         )
-
-
-def _next_field_name(reader: PdfFileReader) -> str:
-    """A signature field name not yet used in the document."""
-    taken = {name for name, _, _ in enumerate_sig_fields(reader)}
-    number = 1
-    while f"{FIELD_PREFIX}{number}" in taken:
-        number += 1
-    return f"{FIELD_PREFIX}{number}"

@@ -35,8 +35,9 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import parse_catalog_version
+from pyhanko.pdf_utils.reader import PdfFileReader, parse_catalog_version
 from pyhanko.pdf_utils.writer import DeveloperExtension, ObjectStream
+from pyhanko.sign.fields import enumerate_sig_fields
 
 from archive_service.signing.errors import UnreadablePdf
 
@@ -93,3 +94,16 @@ def open_for_signing(pdf: bytes) -> ArchivalIncrementalWriter:
         return ArchivalIncrementalWriter(BytesIO(pdf))
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise UnreadablePdf(f"The document to sign is not a readable PDF: {exc}") from exc
+
+
+def next_field_name(reader: PdfFileReader, prefix: str) -> str:
+    """``<prefix>1``, ``<prefix>2``, …: the first one no signature field of the document uses.
+
+    Seals, external signatures and archive timestamps each number their own fields, so the
+    order of the revisions can be read from the names.
+    """
+    taken = {name for name, _, _ in enumerate_sig_fields(reader)}
+    number = 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return f"{prefix}{number}"
