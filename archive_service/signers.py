@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asn1crypto import pem, x509
+from asn1crypto import x509
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko_certvalidator.fetchers import FetcherBackend
 
 from archive_service.config import EXTERNAL_SIGNER, ConfigurationError, Settings
 from archive_service.errors import ArchiveError
 from archive_service.signing import PadesSigner, TestPki
+from archive_service.signing.certificates import load_certificates
 from archive_service.signing.external import ExternalPadesSigner
 from archive_service.signing.pkcs11_key import Pkcs11KeyConfig, pkcs11_pades_signer
 
@@ -275,15 +276,7 @@ def _read_certificates(path: Path, setting: str) -> list[x509.Certificate]:
     except OSError as exc:
         raise ConfigurationError(f"{setting}: {path} cannot be read ({exc.strerror}).") from exc
     try:
-        if pem.detect(data):
-            return [
-                x509.Certificate.load(der)
-                for kind, _headers, der in pem.unarmor(data, multiple=True)
-                if kind == "CERTIFICATE"
-            ]
-        certificate = x509.Certificate.load(data)
-        certificate.native  # noqa: B018 - parse now, so a broken file fails at start-up
-        return [certificate]
+        return load_certificates(data)
     except ValueError as exc:
         raise ConfigurationError(
             f"{setting}: {path} is not a certificate in PEM or DER ({exc})."

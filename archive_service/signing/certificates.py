@@ -37,6 +37,24 @@ def to_asn1_certificates(certs: Iterable[CertificateLike]) -> list[x509.Certific
     return [to_asn1_certificate(cert) for cert in certs]
 
 
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in a file's bytes: a PEM bundle (other PEM blocks skipped) or one DER.
+
+    The certificates are parsed at once, so a damaged file fails where it is read (start-up),
+    not at the first signature.
+
+    :raises ValueError: the bytes are not certificates in PEM or DER.
+    """
+    if pem.detect(data):
+        ders = [der for kind, _, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE"]
+    else:
+        ders = [data]
+    certificates = [x509.Certificate.load(der) for der in ders]
+    for certificate in certificates:
+        certificate.native  # noqa: B018 - asn1crypto parses lazily; force it now
+    return certificates
+
+
 def subject_text(cert: x509.Certificate) -> str:
     """The subject as RFC 4514 text, the form people and other tools recognise."""
     return _as_pyca(cert).subject.rfc4514_string()

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pkcs11
-from asn1crypto import pem, x509
+from asn1crypto import x509
 from cryptography.exceptions import InvalidSignature
 from pkcs11 import Attribute, ObjectClass
 from pyhanko.sign.pkcs11 import PKCS11Signer, select_pkcs11_signing_params
@@ -42,7 +42,7 @@ from pyhanko_certvalidator.fetchers.api import FetcherBackend
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
 
 from archive_service.signing._sync import run_sync
-from archive_service.signing.certificates import CertificateLike, subject_text
+from archive_service.signing.certificates import CertificateLike, load_certificates, subject_text
 from archive_service.signing.errors import SigningError
 from archive_service.signing.pades import PadesSigner
 
@@ -456,13 +456,7 @@ def _read_pem_certificates(path: str) -> list[x509.Certificate]:
     if not data.strip():
         return []  # an empty chain: the certificate was issued by the root itself
     try:
-        if not pem.detect(data):
-            return [x509.Certificate.load(data)]
-        return [
-            x509.Certificate.load(der)
-            for kind, _headers, der in pem.unarmor(data, multiple=True)
-            if kind == "CERTIFICATE"
-        ]
+        return load_certificates(data)
     except ValueError as exc:
         raise Pkcs11KeyError(f"{path} is not a certificate in PEM or DER ({exc}).") from exc
 
