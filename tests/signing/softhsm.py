@@ -11,7 +11,6 @@ around it can take its place without touching the tests.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 from collections.abc import Callable
@@ -19,15 +18,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from asn1crypto.x509 import Certificate as Asn1Certificate
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
     CertificatePublicKeyTypes,
 )
-from cryptography.x509.oid import NameOID
 
+from archive_service.signing import TestPki
 from archive_service.signing.pkcs11_key import Pkcs11KeyConfig
 
 SETUP_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "setup-softhsm.sh"
@@ -145,85 +145,24 @@ class IssuedCertificate:
         return cert_file, chain_file
 
 
-#: Makes a seal certificate for a public key. The one replaceable piece of the fixture.
+#: Makes a seal certificate for a public key.
 IssueCertificate = Callable[[CertificatePublicKeyTypes], IssuedCertificate]
 
 
-class ThrowAwayCa:
-    """A root that issues seal certificates directly; lives only as long as the test run."""
+def issuer_from_test_pki(pki: TestPki) -> IssueCertificate:
+    """Seal certificates from the test PKI's issuing CA (with its CRL and OCSP URLs)."""
 
-    def __init__(self, organisation: str = "journal-archive PKCS#11 test") -> None:
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        self._name = _name("Throw-away test root", organisation)
-        self._organisation = organisation
-        now = dt.datetime.now(dt.UTC)
-        self.root = (
-            _builder(self._name, self._name, self._key.public_key(), now, days=365)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_key_usage(cert_sign=True), critical=True)
-            .sign(self._key, hashes.SHA256())
+    def issue(public_key: CertificatePublicKeyTypes) -> IssuedCertificate:
+        cert = pki.issue_signing_certificate(public_key, "Archive seal on a SoftHSM2 token")
+        return IssuedCertificate(
+            cert=_pyca(cert), chain=[_pyca(pki.issuing_ca_cert)], trust_root=_pyca(pki.root_cert)
         )
 
-    def issue(self, public_key: CertificatePublicKeyTypes) -> IssuedCertificate:
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            _builder(
-                _name("Archive seal on a SoftHSM2 token", self._organisation),
-                self._name, public_key, now, days=30,
-            )
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(cert_sign=False), critical=True)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
-                critical=False,
-            )
-            .sign(self._key, hashes.SHA256())
-        )
-        return IssuedCertificate(cert=cert, chain=[], trust_root=self.root)
+    return issue
 
 
-def _name(common_name: str, organisation: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "UA"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _builder(
-    subject: x509.Name,
-    issuer: x509.Name,
-    public_key: CertificatePublicKeyTypes,
-    now: dt.datetime,
-    *,
-    days: int,
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-    )
-
-
-def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not cert_sign,
-        content_commitment=not cert_sign,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
+def _pyca(cert: Asn1Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
 
 
 def software_key() -> CertificateIssuerPrivateKeyTypes:

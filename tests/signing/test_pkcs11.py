@@ -42,7 +42,7 @@ from tests.signing.softhsm import (
     IssueCertificate,
     IssuedCertificate,
     SoftHsmToken,
-    ThrowAwayCa,
+    issuer_from_test_pki,
     start_token,
 )
 
@@ -56,9 +56,9 @@ class TokenWithCertificate:
 
 
 @pytest.fixture(scope="module")
-def issue_certificate() -> IssueCertificate:
-    """Who certifies the token key; swap for the test PKI's issuing CA once it can issue."""
-    return ThrowAwayCa().issue
+def issue_certificate(pki: TestPki) -> IssueCertificate:
+    """The test PKI's issuing CA certifies the token key."""
+    return issuer_from_test_pki(pki)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,8 @@ def test_signs_a_pdf_with_the_token_key(
     level: str,
     certificate_from: str,
 ) -> None:
-    config = token.token.config()
+    # The certificate on the token, the issuing CA from the chain file (as deployed).
+    config = token.token.config(chain_file=str(token.chain_file))
     if certificate_from == "pem":
         config = token.token.config(
             certificate_file=str(token.cert_file), chain_file=str(token.chain_file)
@@ -169,7 +170,10 @@ def test_signing_from_several_threads_shares_one_session(
     token: TokenWithCertificate, unsigned_pdf: bytes, trust_roots: list[object]
 ) -> None:
     signer = pkcs11_pades_signer(
-        token.token.config(), timestamper=None, trust_roots=trust_roots, level="B-B"
+        token.token.config(chain_file=str(token.chain_file)),
+        timestamper=None,
+        trust_roots=trust_roots,
+        level="B-B",
     )
     with ThreadPoolExecutor(max_workers=4) as pool:
         signed = list(
