@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 
 from archive_service import create_app
 from archive_service.access import Role, create_token
+from archive_service.db import create_db_engine
 from archive_service.pipeline import Archive
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,16 @@ def isolated_database(
     finally:
         with postgres_admin.connect() as connection:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    """An empty database of the test's own (for migration tests): PostgreSQL when the suite
+    runs there, else a new SQLite file."""
+    url = os.environ.get("ARCHIVE_DATABASE_URL") or f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    engine = create_db_engine(url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

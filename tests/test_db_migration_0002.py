@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
-from archive_service.db import create_db_engine, upgrade
+from archive_service.db import upgrade
 from archive_service.db.migrate import _config, current_revision
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = os.environ.get("ARCHIVE_DATABASE_URL") or f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    engine = create_db_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _insert_version_at_0001(engine: Engine) -> None:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from archive_service.db import create_db_engine, upgrade
+from archive_service.db import upgrade
 from archive_service.db.migrate import _config, current_revision
 from tests.test_db_migration_0002 import _insert_version_at_0001
 
@@ -21,14 +17,6 @@ _COLUMNS = (
     "source_media_type, signature_level, signed_at, signer_kind, signer_subject, "
     "signer_serial, signer_issuer, qualified, retain_until, created_at"
 )
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = os.environ.get("ARCHIVE_DATABASE_URL") or f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    engine = create_db_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _insert_version(engine: Engine, number: int, pdf_key: str, renews: int | None) -> None:

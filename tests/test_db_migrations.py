@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from archive_service.db import Base, create_db_engine, create_schema, upgrade
+from archive_service.db import Base, create_schema, upgrade
 from archive_service.db.migrate import INITIAL_REVISION, current_revision, head_revision
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    """The test's own database: PostgreSQL when the suite runs there, else a new SQLite file."""
-    url = os.environ.get("ARCHIVE_DATABASE_URL") or f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    engine = create_db_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _differences(engine: Engine) -> list[object]:
