@@ -185,6 +185,14 @@ def archived(client: FlaskClient, tokens: Tokens) -> dict:
     return response.get_json()
 
 
+def cli_token(env: dict[str, str], *args: str) -> str:
+    """``archive-service tokens create ARGS`` in its own process; the new token's secret."""
+    out = subprocess.run(
+        [*CLI, "tokens", "create", *args], env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

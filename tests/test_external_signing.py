@@ -36,7 +36,7 @@ from archive_service.signing.external import (
     SigningRequestFinished,
 )
 from archive_service.signing.key_signer import ParsedKeySigner
-from tests.conftest import CLI, EXAMPLES, REPO, Tokens, example_edrpou
+from tests.conftest import EXAMPLES, REPO, Tokens, cli_token, example_edrpou
 from tests.external_signing_support import (
     SIGNER_PASSPHRASE,
     SignerFiles,
@@ -316,13 +316,6 @@ def _document_digest(prepared: dict) -> bytes:
     return base64.b64decode(prepared["document_digest"]["value"])
 
 
-def _cli_token(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [*CLI, "tokens", "create", *args], env=env, check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip()
-
-
 @pytest.fixture
 def external_server(
     signer: SignerFiles, monkeypatch: pytest.MonkeyPatch, data_dir: Path
@@ -343,9 +336,9 @@ def test_a_separate_signer_process_finishes_the_document(
     mode: str,
 ) -> None:
     base, env = live_server
-    archivist = _cli_token(env, "--role", "archivist", "--institution", example_edrpou())
-    job = _cli_token(env, "--role", "job", "--institution", example_edrpou(), "--name", "signer")
-    admin = _cli_token(env, "--role", "admin")
+    archivist = cli_token(env, "--role", "archivist", "--institution", example_edrpou())
+    job = cli_token(env, "--role", "job", "--institution", example_edrpou(), "--name", "signer")
+    admin = cli_token(env, "--role", "admin")
     uploaded = requests.post(
         f"{base}/api/v1/journals",
         data=EXPORT,

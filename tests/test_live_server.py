@@ -15,23 +15,16 @@ from pypdf import PdfReader
 
 from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
 from archive_service.storage import FilesystemObjectStore
-from tests.conftest import CLI, EXAMPLES, _free_port, example_edrpou
+from tests.conftest import CLI, EXAMPLES, _free_port, cli_token, example_edrpou
 
 pytestmark = pytest.mark.live
 
 
-def _token(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [*CLI, "tokens", "create", *args], env=env, check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip()
-
-
 def test_walk_through(live_server: tuple[str, dict[str, str]]) -> None:
     base, env = live_server
-    archivist = _token(env, "--role", "archivist", "--institution", example_edrpou())
-    inspector = _token(env, "--role", "inspector", "--name", "Інспекторка")
-    admin = _token(env, "--role", "admin")
+    archivist = cli_token(env, "--role", "archivist", "--institution", example_edrpou())
+    inspector = cli_token(env, "--role", "inspector", "--name", "Інспекторка")
+    admin = cli_token(env, "--role", "admin")
     export = (EXAMPLES / "journal-7b.json").read_bytes()
 
     created = requests.post(
