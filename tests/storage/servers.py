@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 
 from archive_service.storage.s3 import S3Location
 
@@ -58,6 +59,14 @@ class S3TestServer:
 
     def with_bucket(self, bucket: str) -> S3TestServer:
         return replace(self, bucket=bucket)
+
+
+def remove_with_bypass(root: Minio, bucket: str, key: str, version_id: str) -> list[str]:
+    """Root's strongest delete of one version (bypassing GOVERNANCE); the keys it failed on."""
+    errors = root.remove_objects(
+        bucket, [DeleteObject(key, version_id)], bypass_governance_mode=True
+    )
+    return [error.name for error in errors]
 
 
 def free_ports(count: int) -> list[int]:

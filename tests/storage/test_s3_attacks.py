@@ -18,7 +18,6 @@ from collections.abc import Iterator
 import pytest
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE
-from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from minio.retention import Retention
 from minio.versioningconfig import SUSPENDED, VersioningConfig
@@ -26,7 +25,7 @@ from minio.versioningconfig import SUSPENDED, VersioningConfig
 from archive_service.errors import IntegrityFailure
 from archive_service.storage import ObjectExistsError, ObjectNotFoundError, StoredObject
 from archive_service.storage.s3 import S3ObjectStore
-from tests.storage.servers import S3TestServer
+from tests.storage.servers import S3TestServer, remove_with_bypass
 
 ORIGINAL = b"%PDF-1.7 the archived journal, as signed"
 #: Long enough to outlast any test: every attack happens well before it ends.
@@ -122,15 +121,9 @@ def test_switching_to_governance_is_refused(
 def test_removing_with_bypass_governance_is_refused(
     store: S3ObjectStore, root: Minio, stored: StoredObject
 ) -> None:
-    errors = list(
-        root.remove_objects(
-            store.location.bucket,
-            [DeleteObject(stored.key, stored.version_id)],
-            bypass_governance_mode=True,
-        )
-    )
+    failed = remove_with_bypass(root, store.location.bucket, stored.key, stored.version_id)
 
-    assert [error.name for error in errors] == [stored.key]
+    assert failed == [stored.key]
     assert_original_intact(store, root, stored)
 
 
@@ -269,15 +262,9 @@ def test_deleting_a_held_version_is_refused(
 
     with pytest.raises(S3Error):
         root.remove_object(store.location.bucket, stored.key, version_id=stored.version_id)
-    errors = list(
-        root.remove_objects(
-            store.location.bucket,
-            [DeleteObject(stored.key, stored.version_id)],
-            bypass_governance_mode=True,
-        )
-    )
+    failed = remove_with_bypass(root, store.location.bucket, stored.key, stored.version_id)
 
-    assert [error.name for error in errors] == [stored.key]
+    assert failed == [stored.key]
     assert root.is_object_legal_hold_enabled(
         store.location.bucket, stored.key, version_id=stored.version_id
     )
@@ -301,11 +288,7 @@ def test_the_server_enforces_a_legal_hold_where_no_retention_applies(
 
     with pytest.raises(S3Error):
         root.remove_object(bucket, key, version_id=written.version_id)
-    refused = list(
-        root.remove_objects(
-            bucket, [DeleteObject(key, written.version_id)], bypass_governance_mode=True
-        )
-    )
+    refused = remove_with_bypass(root, bucket, key, written.version_id)
     kept = root.get_object(bucket, key, version_id=written.version_id)
     try:
         assert kept.read() == ORIGINAL
@@ -316,7 +299,7 @@ def test_the_server_enforces_a_legal_hold_where_no_retention_applies(
     root.disable_object_legal_hold(bucket, key, version_id=written.version_id)
     root.remove_object(bucket, key, version_id=written.version_id)
 
-    assert [error.name for error in refused] == [key]
+    assert refused == [key]
     left = root.list_objects(bucket, prefix=key, recursive=True, include_version=True)
     assert [(item.object_name, item.version_id) for item in left] == []
 
