@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from archive_service.db import AuditEvent, utcnow
@@ -89,10 +89,11 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical_form(event)).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
+def _lock_chain(connection: Session | Connection) -> None:
     """Serialise appenders. SQLite transactions already begin with ``BEGIN IMMEDIATE``."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
 
 
 _EVENTS = AuditEvent.__table__
@@ -101,17 +102,39 @@ _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).lim
 _INSERT = insert(_EVENTS)
 
 
-def append_event(session: Session, data: EventData) -> AuditEvent:
+def append_event(session: Session | Connection, data: EventData) -> AuditEvent:
     """Add an event at the head of the chain inside the caller's transaction.
 
     The caller commits; the event is durable (and a retrieval may proceed) only after that.
-    Every download appends one, under a lock that serialises all writers, so the row goes in
-    as one Core ``INSERT`` rather than through the ORM's unit of work. The returned event is
-    not attached to the session; it carries the values written, ``seq`` and ``hash`` included.
+    The returned event is not attached to the session; it carries the values written, ``seq``
+    and ``hash`` included.
+    """
+    return append_events(session, [data])[0]
+
+
+def append_events(session: Session | Connection, batch: Sequence[EventData]) -> list[AuditEvent]:
+    """Add events at the head of the chain, in order, inside the caller's transaction.
+
+    Every download appends one under a lock that serialises all writers, so the time between
+    taking that lock and committing is the whole server's bottleneck: the head is read once,
+    the links are computed in Python, and the rows go in as one Core ``executemany`` rather
+    than through the ORM's unit of work.
     """
     _lock_chain(session)
     head = session.execute(_HEAD).first()
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
+    rows: list[dict[str, Any]] = []
+    for data in batch:
+        seq += 1
+        values = _row(seq, prev_hash, data)
+        prev_hash = values["hash"]
+        rows.append(values)
+    session.execute(_INSERT, rows)
+    return [AuditEvent(**values) for values in rows]
+
+
+def _row(seq: int, prev_hash: str, data: EventData) -> dict[str, Any]:
+    """The stored row of an event placed at ``seq`` after ``prev_hash``, its hash included."""
     values: dict[str, Any] = {
         "seq": seq,
         "occurred_at": utcnow(),
@@ -129,8 +152,7 @@ def append_event(session: Session, data: EventData) -> AuditEvent:
         "prev_hash": prev_hash,
     }
     values["hash"] = _digest({**values, "occurred_at": _format_time(values["occurred_at"])})
-    session.execute(_INSERT, values)
-    return AuditEvent(**values)
+    return values
 
 
 @dataclass(frozen=True)

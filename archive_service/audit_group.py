@@ -25,6 +25,7 @@ import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_service import audit
@@ -59,6 +60,7 @@ class GroupCommit:
     #: Upper bound on events per transaction, so one commit never grows without limit.
     max_batch: int = 64
 
+    _engine: Engine = field(init=False, repr=False)
     #: Where this process's leader queues behind other processes' writers.
     _writers: AbstractContextManager[None] = field(init=False, repr=False)
     _queue: list[_Waiting] = field(default_factory=list, init=False, repr=False)
@@ -66,7 +68,8 @@ class GroupCommit:
     _leading: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._writers = writer_queue(self.sessions.kw.get("bind"))
+        self._engine = self.sessions.kw["bind"]
+        self._writers = writer_queue(self._engine)
 
     def append(self, data: audit.EventData) -> AuditEvent:
         """Return once the event is committed at the head of the chain.
@@ -104,9 +107,13 @@ class GroupCommit:
     def _write(self, batch: list[_Waiting]) -> None:
         """Append and commit a batch as the leader, then wake the callers it holds."""
         events: list[AuditEvent | None] = [None] * len(batch)
+        data = [waiting.data for waiting in batch]
         try:
-            with self.append_lock, self._writers, self.sessions.begin() as session:
-                written = [audit.append_event(session, waiting.data) for waiting in batch]
+            # A Core connection, not a Session: between taking the locks and committing, every
+            # other writer of every process waits, and each Python step here also waits for the
+            # GIL behind the process's request threads.
+            with self.append_lock, self._writers, self._engine.begin() as connection:
+                written = audit.append_events(connection, data)
         except Exception:  # rolled back: each caller appends its event alone and meets the error
             log.debug("a batch of %d audit events failed", len(batch), exc_info=True)
         else:

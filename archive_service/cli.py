@@ -98,6 +98,7 @@ def serve(runtime: _Runtime, host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from archive_service import create_app
+    from archive_service.serving import freeze_startup_heap
 
     archive = runtime.archive
     app = create_app({"ARCHIVE": archive})
@@ -106,6 +107,7 @@ def serve(runtime: _Runtime, host: str, port: int, threads: int) -> None:
     # SIGTERM (docker stop, systemd) must end waitress's loop like Ctrl-C does, so that the
     # chain head is checkpointed below instead of the process dying mid-air.
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    freeze_startup_heap()
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="journal-archive")
     finally:

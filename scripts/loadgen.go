@@ -36,6 +36,9 @@ type result struct {
 	LatencyMs  []float64 `json:"latency_ms"`
 	// Downloads per client: an uneven spread means some connections were served slower.
 	PerClient []int `json:"per_client"`
+	// Each client's first download, which includes opening its connection: a server that is
+	// slow to take new connections shows here, not in the percentiles of the rest.
+	FirstMs []float64 `json:"first_ms"`
 }
 
 func main() {
@@ -67,7 +70,7 @@ func main() {
 				Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true},
 			}
 			var latencies []float64
-			failures, bytes, firstError := 0, int64(0), ""
+			failures, bytes, firstError, first := 0, int64(0), "", -1.0
 			for atomic.AddInt64(&left, -1) >= 0 && time.Now().Before(deadline) {
 				req, _ := http.NewRequest("GET", *url, nil)
 				for _, h := range headers {
@@ -96,11 +99,18 @@ func main() {
 					continue
 				}
 				bytes += n
-				latencies = append(latencies, float64(elapsed.Microseconds())/1000)
+				ms := float64(elapsed.Microseconds()) / 1000
+				if first < 0 {
+					first = ms
+				}
+				latencies = append(latencies, ms)
 			}
 			mu.Lock()
 			res.LatencyMs = append(res.LatencyMs, latencies...)
 			res.PerClient = append(res.PerClient, len(latencies))
+			if first >= 0 {
+				res.FirstMs = append(res.FirstMs, first)
+			}
 			res.Failures += failures
 			res.Bytes += bytes
 			if res.FirstError == "" {

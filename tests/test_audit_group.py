@@ -46,15 +46,15 @@ class _HeldLeader:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
-        real = audit.append_event
+        real = audit.append_events
 
-        def held(session, data):  # type: ignore[no-untyped-def]
-            if data.detail.get("n") == "first":
+        def held(session, batch):  # type: ignore[no-untyped-def]
+            if any(data.detail.get("n") == "first" for data in batch):
                 self.entered.set()
                 assert self.release.wait(timeout=60)
-            return real(session, data)
+            return real(session, batch)
 
-        monkeypatch.setattr(audit, "append_event", held)
+        monkeypatch.setattr(audit, "append_events", held)
 
 
 def _wait_until_queued(group: GroupCommit, count: int) -> None:
@@ -137,14 +137,14 @@ def test_a_failed_batch_writes_nothing_and_tells_every_caller(
     archive: Archive, group: GroupCommit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held = _HeldLeader(monkeypatch)
-    held_append = audit.append_event
+    held_append = audit.append_events
 
-    def poisoned(session, data):  # type: ignore[no-untyped-def]
-        if data.action == "poison":
+    def poisoned(session, batch):  # type: ignore[no-untyped-def]
+        if any(data.action == "poison" for data in batch):
             raise RuntimeError("cannot write this one")
-        return held_append(session, data)
+        return held_append(session, batch)
 
-    monkeypatch.setattr(audit, "append_event", poisoned)
+    monkeypatch.setattr(audit, "append_events", poisoned)
     outcomes: dict[str, str] = {}
 
     def call(action: str, n: object) -> None:
@@ -182,14 +182,14 @@ def test_retrieval_events_that_failed_together_are_retried_alone(
 ) -> None:
     """Only the download whose own event cannot be written is refused."""
     held = _HeldLeader(monkeypatch)
-    held_append = audit.append_event
+    held_append = audit.append_events
 
-    def failing(session, data):  # type: ignore[no-untyped-def]
-        if data.detail.get("n") == "bad":
+    def failing(session, batch):  # type: ignore[no-untyped-def]
+        if any(data.detail.get("n") == "bad" for data in batch):
             raise OperationalError("INSERT INTO audit_events", {}, Exception("disk full"))
-        return held_append(session, data)
+        return held_append(session, batch)
 
-    monkeypatch.setattr(audit, "append_event", failing)
+    monkeypatch.setattr(audit, "append_events", failing)
     outcomes: dict[object, str] = {}
 
     def download(n: object) -> None:
@@ -218,10 +218,10 @@ def test_retrieval_events_that_failed_together_are_retried_alone(
 def test_retrieval_is_refused_when_its_event_cannot_be_written(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(session, data):  # type: ignore[no-untyped-def]
+    def failing(session, batch):  # type: ignore[no-untyped-def]
         raise OperationalError("INSERT INTO audit_events", {}, Exception("disk full"))
 
-    monkeypatch.setattr(audit, "append_event", failing)
+    monkeypatch.setattr(audit, "append_events", failing)
     with pytest.raises(ServiceUnavailable):
         archive._record_retrieval(_data("retrieve_pdf", 1))
 

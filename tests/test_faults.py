@@ -22,14 +22,14 @@ def test_retrieval_fails_when_the_audit_event_cannot_be_written(
     client: FlaskClient, tokens: Tokens, archived: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     document_id = archived["document_id"]
-    real_append = audit.append_event
+    real_append = audit.append_events
 
-    def failing_append(session, data):  # type: ignore[no-untyped-def]
-        if data.action == "retrieve_pdf":
+    def failing_append(session, batch):  # type: ignore[no-untyped-def]
+        if any(data.action == "retrieve_pdf" for data in batch):
             raise OperationalError("INSERT INTO audit_events", {}, Exception("disk full"))
-        return real_append(session, data)
+        return real_append(session, batch)
 
-    monkeypatch.setattr(audit, "append_event", failing_append)
+    monkeypatch.setattr(audit, "append_events", failing_append)
     response = client.get(
         f"/api/v1/documents/{document_id}/pdf", headers=Tokens.header(tokens.inspector)
     )

@@ -11,6 +11,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+#: SQLite connections kept open per process: more than a server process's request threads.
+SQLITE_POOL_SIZE = 24
+
 #: Execution option marking connections that only read.
 _READ_ONLY = "archive_read_only"
 
@@ -50,7 +53,12 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # Keep a connection for every request thread: the default pool keeps 5 and opens and
+        # closes the rest per request, and opening one (file, WAL index, pragmas) costs more
+        # than the statements a download runs on it.
+        engine = create_engine(
+            url, connect_args={"timeout": 30}, pool_size=SQLITE_POOL_SIZE, max_overflow=16
+        )
         _make_sqlite_serializable(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)
