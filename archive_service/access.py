@@ -15,7 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from archive_service.db import ApiToken, utcnow
@@ -133,7 +133,7 @@ _TOKEN_BY_ID = select(
 ).where(_TOKENS.id == bindparam("token_id"))
 
 
-def authenticate(session: Session, presented: str) -> Actor:
+def authenticate(session: Session | Connection, presented: str) -> Actor:
     """Turn a presented bearer token into an actor, or raise Unauthorized.
 
     Every failure gives the same message, so a caller cannot probe which token ids exist.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from archive_service.db import Document, DocumentVersion, Institution
@@ -74,7 +74,7 @@ _LOCATE = (
 )
 
 
-def locate_document(session: Session, document_id: str) -> DocumentLocation | None:
+def locate_document(session: Session | Connection, document_id: str) -> DocumentLocation | None:
     """The document and its versions' storage coordinates, or None if there is no such id."""
     rows = session.execute(_LOCATE, {"document_id": document_id}).all()
     if not rows:

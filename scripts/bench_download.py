@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -120,6 +120,8 @@ class Outcome:
     failures: int
     seconds: float
     per_client: list[int]  # successful downloads of each client
+    #: Each client's first download, which includes opening its connection (Go client only).
+    first: list[float] = field(default_factory=list)
 
 
 def _run_go(binary: Path, load: Load, total: int) -> Outcome:
@@ -132,7 +134,8 @@ def _run_go(binary: Path, load: Load, total: int) -> Outcome:
     if out["failures"]:
         print(f"  first failure: {out['first_error']}")
     latencies = [ms / 1000 for ms in out["latency_ms"] or []]
-    return Outcome(latencies, out["failures"], out["seconds"], out["per_client"] or [])
+    first = [ms / 1000 for ms in out.get("first_ms") or []]
+    return Outcome(latencies, out["failures"], out["seconds"], out["per_client"] or [], first)
 
 
 class Budget:
@@ -269,6 +272,12 @@ def main() -> None:
             )
         throughput = len(latencies) / measured.seconds if measured.seconds else 0.0
         print(f"  throughput {throughput:7.1f} downloads/s over {measured.seconds:.1f} s")
+        if measured.first:
+            print(
+                f"  first download of each connection (opening it included): "
+                f"median {statistics.median(measured.first) * 1000:.1f} ms, "
+                f"slowest {max(measured.first) * 1000:.1f} ms"
+            )
         if measured.per_client:
             print(
                 f"  downloads per client: fewest {min(measured.per_client)}, "

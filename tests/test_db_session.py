@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from archive_service.db import (
     create_db_engine,
+    create_lookup_engine,
     create_read_session_factory,
     create_schema,
     create_session_factory,
@@ -28,3 +29,24 @@ def test_reader_is_not_blocked_by_a_writer_holding_the_lock(tmp_path: Path) -> N
     finally:
         writer.rollback()
         writer.close()
+
+
+def test_lookups_hold_no_transaction_and_see_each_commit_at_once(tmp_path: Path) -> None:
+    """A pooled lookup connection must see a commit made after it was last used (a revoked
+    token is refused on the very next request), and must not pin an old snapshot either."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    create_schema(engine)
+    lookups = create_lookup_engine(engine)
+    count = text("SELECT count(*) FROM audit_events")
+    with lookups.connect() as lookup:
+        assert lookup.execute(count).scalar() == 0
+        assert lookup.connection.dbapi_connection.in_transaction is False
+        with create_session_factory(engine).begin() as writer:  # not blocked by the lookup
+            writer.execute(
+                text(
+                    "INSERT INTO audit_events (seq, occurred_at, action, outcome, detail, "
+                    "prev_hash, hash) VALUES (1, '2026-01-01', 'a', 'ok', '{}', 'p', 'h')"
+                )
+            )
+        assert lookup.execute(count).scalar() == 1
+        assert lookup.connection.dbapi_connection.in_transaction is False

@@ -69,8 +69,8 @@ def authenticated(view: F) -> F:
         token: str | None = None
         try:
             token = _bearer_token()
-            with archive().reader() as session:
-                actor = authenticate(session, token)
+            with archive().lookup() as connection:
+                actor = authenticate(connection, token)
         except Unauthorized:
             _record_refusal(token)
             raise

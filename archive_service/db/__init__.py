@@ -13,6 +13,7 @@ from archive_service.db.models import (
 )
 from archive_service.db.session import (
     create_db_engine,
+    create_lookup_engine,
     create_read_session_factory,
     create_session_factory,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Institution",
     "SigningRequest",
     "create_db_engine",
+    "create_lookup_engine",
     "create_read_session_factory",
     "create_schema",
     "create_session_factory",

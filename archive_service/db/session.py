@@ -16,6 +16,8 @@ SQLITE_POOL_SIZE = 24
 
 #: Execution option marking connections that only read.
 _READ_ONLY = "archive_read_only"
+#: Execution option marking connections that run single-statement lookups (see below).
+_LOOKUP = "archive_lookup"
 
 
 def _make_sqlite_serializable(engine: Engine) -> None:
@@ -43,8 +45,10 @@ def _make_sqlite_serializable(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        read_only = connection.get_execution_options().get(_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get(_LOOKUP, False):
+            return  # each statement is its own read transaction (autocommit)
+        connection.exec_driver_sql("BEGIN" if options.get(_READ_ONLY, False) else "BEGIN IMMEDIATE")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -71,6 +75,18 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
 def create_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for reading only: on SQLite they take no write lock (see above)."""
     return sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
+
+
+def create_lookup_engine(engine: Engine) -> Engine:
+    """Connections for the download path's lookups: one ``SELECT`` each, no ``Session``.
+
+    A token check and a document lookup each read one row set; one statement sees one
+    consistent snapshot by itself. On SQLite these connections begin no transaction at all, so
+    each statement is its own read transaction: two round trips fewer per lookup (``BEGIN``,
+    ``ROLLBACK``) and no ORM session to build and tear down, which together cost more than the
+    lookups. Elsewhere they are ordinary connections whose transaction is rolled back on close.
+    """
+    return engine.execution_options(**{_LOOKUP: True})
 
 
 class _FileLock:

@@ -11,11 +11,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_service.audit_checkpoints import AuditCheckpoints
+from archive_service.db import create_lookup_engine
 from archive_service.render import JournalRenderer
 from archive_service.signing import DocumentSigner
 from archive_service.signing.external import ExternalPadesSigner
@@ -66,6 +69,14 @@ class ArchiveCore:
     @property
     def reader(self) -> sessionmaker[Session]:
         return self.read_sessions or self.sessions
+
+    def lookup(self) -> Connection:
+        """A connection for one-statement lookups on the download path; use it in ``with``."""
+        return self._lookup_engine.connect()
+
+    @cached_property
+    def _lookup_engine(self) -> Engine:
+        return create_lookup_engine(self.sessions.kw["bind"])
 
     #: Chain heads in write-once storage; None only where no store should receive them.
     checkpoints: AuditCheckpoints | None = None

@@ -48,8 +48,8 @@ class ReadAccessMixin(AuditRecordingMixin):
         self, ctx: RequestContext, action: str, document_id: str
     ) -> DocumentLocation:
         """Like :meth:`_load_document`, without ORM objects: downloads need only coordinates."""
-        with self.reader() as session:
-            document = locate_document(session, document_id)
+        with self.lookup() as connection:
+            document = locate_document(connection, document_id)
         if document is None or not ctx.actor.in_scope(document.edrpou):
             raise self._not_visible(ctx, action, document_id)
         return document
