@@ -1,4 +1,4 @@
-# journal-archive: the API behind gunicorn. Configure with ARCHIVE_* variables (see README).
+# journal-archive: the API (`archive-service serve`: gunicorn workers). Configure with ARCHIVE_* variables (see README).
 # Fonts are vendored in the package (archive_service/render/fonts), so no system font packages.
 FROM python:3.11-slim
 
@@ -10,7 +10,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY archive_service ./archive_service
 COPY schemas ./schemas
-RUN pip install --no-cache-dir ".[server]" \
+RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /var/lib/journal-archive archive \
     && mkdir -p /var/lib/journal-archive \
     && chown archive /var/lib/journal-archive
@@ -19,5 +19,5 @@ USER archive
 VOLUME ["/var/lib/journal-archive"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
-# `init` creates the schema and the test PKI once, before the workers start.
-CMD ["sh", "-c", "archive-service init && exec gunicorn --bind 0.0.0.0:8080 --workers 2 --threads 8 --timeout 120 archive_service.wsgi:app"]
+# `serve` creates the schema (and, unconfigured, the test PKI) once, then starts the workers.
+CMD ["archive-service", "serve", "--host", "0.0.0.0", "--port", "8080"]

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive_service import audit
 from archive_service.db import utcnow
 from archive_service.errors import ArchiveError
-from archive_service.storage import ObjectExistsError, ObjectStore
+from archive_service.storage import ObjectExistsError, ObjectNotFoundError, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,12 @@ class AuditCheckpoints:
                 retain_until=retain_until,
             )
         except ObjectExistsError:
-            existing = self.store.stat(key)
+            try:
+                existing = self.store.stat(key)
+            except ObjectNotFoundError:
+                # Another process is storing this same head right now (its data is in place,
+                # its manifest not yet): that write covers the head.
+                log.info("audit checkpoint %d is being written by another process", checkpoint.seq)
+                return checkpoint
             return decode_checkpoint(self.store.get(key, sha256=existing.sha256), key)
         return checkpoint

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mimetypes
-import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -90,34 +89,34 @@ def init(runtime: _Runtime) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (one per core is a good start).",
+)
+@click.option(
+    "--threads",
+    default=16,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Request threads per worker, also the connections each worker takes.",
+)
 @pass_runtime
 @_guarded
-def serve(runtime: _Runtime, host: str, port: int, threads: int) -> None:
-    """Serve the HTTP API (waitress; use gunicorn in containers)."""
-    from waitress import serve as waitress_serve
+def serve(runtime: _Runtime, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the HTTP API (gunicorn; SIGTERM stops it and checkpoints the audit chain)."""
+    from archive_service.serving import ArchiveServer, ServerOptions
 
-    from archive_service import create_app
-    from archive_service.serving import freeze_startup_heap
-
+    # Built once here, before any worker starts: this checks the configuration and creates
+    # the schema, the store and the test PKI exactly once. Each worker then builds its own.
     archive = runtime.archive
-    app = create_app({"ARCHIVE": archive})
+    archive.sessions.kw["bind"].dispose()
     click.echo(f"journal-archive on http://{host}:{port}/ (data in {runtime.settings.data_dir})")
-    click.echo("Signing with the local TEST PKI — documents are NOT qualified.")
-    # SIGTERM (docker stop, systemd) must end waitress's loop like Ctrl-C does, so that the
-    # chain head is checkpointed below instead of the process dying mid-air.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    freeze_startup_heap()
-    try:
-        waitress_serve(app, host=host, port=port, threads=threads, ident="journal-archive")
-    finally:
-        if archive.checkpoints is not None:
-            archive.checkpoints.write_best_effort()
-        click.echo("stopped; audit chain head checkpointed", err=True)
-
-
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+    if archive.test_pki:
+        click.echo("Signing with the local TEST PKI — documents are NOT qualified.")
+    ArchiveServer(ServerOptions(host, port, workers, threads), archive.checkpoints).run()
 
 
 def _media_type(path: Path) -> str | None:

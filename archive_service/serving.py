@@ -1,20 +1,103 @@
-"""What a long-running server process does once its app is built, before it takes requests.
+"""Running the HTTP API: several gunicorn worker processes, each with its own archive.
 
-A built app holds a few hundred thousand long-lived objects (Flask, SQLAlchemy, pyHanko,
-asn1crypto, the schema validators). CPython's cyclic garbage collector walks all of them on
-every full (oldest-generation) collection: 30–60 ms with the GIL held, during which no thread
-of the process runs. Under load a full collection comes every few thousand requests and
-stalls every download in flight, which is most of the latency tail. Freezing the start-up heap
-moves those objects out of the collector's sight for good: they live as long as the process
-anyway, and later collections walk only what requests allocate.
+Why processes: a download spends most of its CPU in Python (HTTP parsing, Flask, SQLAlchemy,
+re-hashing the object), so one process is held to one core by the GIL whatever its thread
+count: on two cores, 32 clients saw p99 ≈ 60 ms with one process and ≈ 36 ms with two
+(``scripts/bench_download.py``). Worker processes share nothing but the database and the store,
+which are built for several writers: the audit chain is appended under a database-wide lock
+(:mod:`archive_service.audit`), the test PKI and schema are created once by the master before
+any worker starts.
+
+Why one thread per connection: gunicorn's threaded worker parks a kept-alive connection that has
+no thread free, and some of those waited 0.3–1 s for one under load; with as many threads as
+connections none waits.
+
+Why the heap is frozen: a built app holds a few hundred thousand long-lived objects (Flask,
+SQLAlchemy, pyHanko, asn1crypto, the schema validators), and CPython's cyclic collector walks all
+of them on every full collection, 30–60 ms with the GIL held, stalling every download in flight
+(the rest of the latency tail). Freezing the start-up heap hides those objects from the
+collector for good; later collections walk only what requests allocate.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from archive_service.audit_checkpoints import AuditCheckpoints
 
 
 def freeze_startup_heap() -> None:
     """Collect once, then exempt every surviving object from future collections."""
     gc.collect()
     gc.freeze()
+
+
+def create_server_app(*, checkpoint_at_exit: bool = True) -> Flask:
+    """The app for one server process, its heap frozen.
+
+    :param checkpoint_at_exit: write the chain head when this process exits (SIGTERM from docker
+        stop or systemd ends gunicorn's workers normally). :class:`ArchiveServer` passes False:
+        its master writes the head once, after every worker has stopped appending.
+    """
+    from archive_service import create_app
+
+    app = create_app()
+    checkpoints = app.extensions["archive"].checkpoints
+    if checkpoint_at_exit and checkpoints is not None:
+        atexit.register(checkpoints.write_best_effort)
+    freeze_startup_heap()
+    return app
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Worker processes; each holds one archive (database pool, store, signer).
+    workers: int = 2
+    #: Request threads per worker, which is also how many connections a worker takes.
+    threads: int = 16
+    #: Seconds a request may run before its worker is replaced (uploads render and sign).
+    timeout: int = 120
+
+
+class ArchiveServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured here rather than by a command line or config file.
+
+    :param checkpoints: where the master writes the chain head once all workers have stopped.
+    """
+
+    def __init__(self, options: ServerOptions, checkpoints: AuditCheckpoints | None) -> None:
+        self.options = options
+        self.checkpoints = checkpoints
+        super().__init__()
+
+    def _on_exit(self, _arbiter: object) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.write_best_effort()
+
+    def load_config(self) -> None:
+        options = self.options
+        settings: dict[str, Any] = {
+            "bind": [f"{options.host}:{options.port}"],
+            "workers": options.workers,
+            "worker_class": "gthread",
+            "threads": options.threads,
+            # One more than the threads: gunicorn warns when it has no room for a kept-alive
+            # connection; a worker never takes much more than its share of the clients.
+            "worker_connections": options.threads + 1,
+            "timeout": options.timeout,
+            "proc_name": "journal-archive",
+            "on_exit": self._on_exit,
+        }
+        for name, value in settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        return create_server_app(checkpoint_at_exit=False)

@@ -1,7 +1,9 @@
-"""WSGI entry point for gunicorn: ``gunicorn 'archive_service.wsgi:app'``."""
+"""WSGI entry point for running gunicorn by hand: ``gunicorn 'archive_service.wsgi:app'``.
 
-from archive_service import create_app
-from archive_service.serving import freeze_startup_heap
+``archive-service serve`` runs the same app with the settings this project measured
+(:mod:`archive_service.serving`); use this module only to pass gunicorn options of your own.
+"""
 
-app = create_app()
-freeze_startup_heap()
+from archive_service.serving import create_server_app
+
+app = create_server_app()

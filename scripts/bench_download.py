@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 """Download latency with the audit log on: a real server, many keep-alive clients.
 
-Usage: python scripts/bench_download.py [--clients 32] [--requests 4000] [--max-seconds 120]
-                                        [--server waitress|gunicorn] [--workers 2]
-                                        [--server-threads 8] [--client go|python]
+Usage: python scripts/bench_download.py [--clients 32] [--requests 15000] [--max-seconds 120]
+                                        [--workers 2] [--server-threads 16] [--client go|python]
 
 Runs on a throw-away embedded default (SQLite, filesystem store, test PKI) in a temp folder:
-ingests one example journal, starts the server on a free loopback port (``archive-service serve``
-with waitress, as ``scripts/serve.sh`` does, or gunicorn with ``--workers`` processes, as the
-Dockerfile does), warms it up, lets each client download the signed PDF over its own keep-alive
-connection until the request budget or the time cap is spent, then prints p50/p95/p99 latency
+ingests one example journal, starts ``archive-service serve`` on a free loopback port (as
+``scripts/serve.sh`` and the Dockerfile do; ``--workers 1`` shows what one process can do),
+warms it up, lets each client download the signed PDF over its own keep-alive connection
+until the request budget or the time cap is spent, then prints p50/p95/p99 latency
 and throughput, stops the server (which checkpoints the chain head) and checks the audit chain:
 intact, with exactly one event per download.
 
@@ -71,24 +70,10 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
 
 def _server_command(args: argparse.Namespace, port: int) -> tuple[list[str], str]:
     """The command line and a one-line description of the server configuration."""
-    if args.server == "gunicorn":
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        command = [
-            str(gunicorn),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.workers),
-            "--threads",
-            str(args.server_threads),
-        ]
-        described = f"gunicorn, {args.workers} workers × {args.server_threads} threads"
-        if args.worker_connections:
-            command += ["--worker-connections", str(args.worker_connections)]
-            described += f", at most {args.worker_connections} connections per worker"
-        return [*command, "archive_service.wsgi:app"], described
-    command = [*CLI, "serve", "--port", str(port), "--threads", str(args.server_threads)]
-    return command, f"waitress (archive-service serve), 1 process × {args.server_threads} threads"
+    command = [*CLI, "serve", "--port", str(port)]
+    command += ["--workers", str(args.workers), "--threads", str(args.server_threads)]
+    described = f"archive-service serve, {args.workers} processes × {args.server_threads} threads"
+    return command, described
 
 
 # ------------------------------------------------------------------ clients
@@ -201,19 +186,11 @@ def _percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=4000, help="measured downloads")
+    parser.add_argument("--requests", type=int, default=15000, help="measured downloads")
     parser.add_argument("--warmup", type=int, default=200, help="downloads before measuring")
     parser.add_argument("--max-seconds", type=float, default=120, help="hard time cap")
-    parser.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument(
-        "--worker-connections",
-        type=int,
-        default=0,
-        help="gunicorn: keep-alive connections one worker takes before leaving the rest to "
-        "others (0: gunicorn's default); without it a worker may get most of the connections",
-    )
-    parser.add_argument("--server-threads", type=int, default=8, help="threads per process")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--server-threads", type=int, default=16, help="threads per process")
     parser.add_argument("--client", choices=("go", "python"), default="go")
     args = parser.parse_args()
 

@@ -179,6 +179,26 @@ def test_checkpoint_is_retained_long_and_idempotent(archive: Archive) -> None:
     assert first.events == 2
 
 
+def test_a_checkpoint_another_process_is_still_writing_is_not_an_error(
+    archive: Archive, data_dir: Path
+) -> None:
+    """Two processes stopping at once checkpoint the same head; their bytes differ (each says
+    when it wrote). The one that finds the other's data but no manifest yet must not fail."""
+    _fill(archive, 2)
+    with archive.sessions() as session:
+        head = audit.chain_head(session)
+    assert head is not None
+    key = checkpoint_key(head.seq, head.hash)
+    half_written = data_dir / "objects" / "objects" / key  # the other writer's data, no manifest
+    half_written.parent.mkdir(parents=True)
+    half_written.write_bytes(b'{"written_at": "by the other process"}')
+
+    written = archive.write_audit_checkpoint()
+
+    assert written is not None and (written.seq, written.hash) == (head.seq, head.hash)
+    assert half_written.read_bytes() == b'{"written_at": "by the other process"}'
+
+
 def test_empty_log_has_no_checkpoint(archive: Archive) -> None:
     assert archive.write_audit_checkpoint() is None
     assert _checkpoint_keys(archive) == []
