@@ -2,6 +2,8 @@
 """Ingest N synthetic journals through the real pipeline and print per-stage medians.
 
 Usage: python scripts/bench.py [-n 5] [--size standard|large|small] [--worker] [--storage URL]
+       python scripts/bench.py downloads [--clients 32 …]   (scripts/bench_download.py: download
+                                                          latency p50/p99 with the audit log on)
 
 Runs on a throw-away embedded default (SQLite, filesystem store, test PKI) in a temp folder.
 Each journal differs (seed) so every ingest renders, signs and stores anew. ``--storage`` (may be
@@ -42,6 +44,12 @@ STAGES = ("parse", "render", "sign", "store", "record")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["downloads"]:
+        import bench_download
+
+        sys.argv = [f"{sys.argv[0]} downloads", *sys.argv[2:]]
+        bench_download.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=5, help="journals to ingest")
     parser.add_argument("--size", choices=SIZES, default="standard")
