@@ -163,7 +163,7 @@ class FilesystemObjectStore:
 
     def get(self, key: str, *, sha256: str, version_id: str | None = None) -> bytes:
         expected = normalize_sha256(sha256)
-        record = self.stat(key, version_id)
+        record = self._manifest(key, version_id)  # holds do not matter to a read
         data_path, _ = self._paths(key)
         with _unavailable_on_os_error(f"read object {key}"):
             try:
@@ -179,6 +179,16 @@ class FilesystemObjectStore:
         return data
 
     def stat(self, key: str, version_id: str | None = None) -> StoredObject:
+        record = self._manifest(key, version_id)
+        key = record.key
+        with _unavailable_on_os_error(f"read the legal holds of {key}"):
+            latest = self._latest_hold(key)
+        if latest is None:
+            return record
+        return replace(record, legal_hold=decode_hold(latest, key, record.version_id))
+
+    def _manifest(self, key: str, version_id: str | None) -> StoredObject:
+        """The object's record as written with it (no legal hold: that lives apart)."""
         key = validate_key(key)
         _, manifest_path = self._paths(key)
         with _unavailable_on_os_error(f"read the manifest of {key}"):
@@ -189,11 +199,7 @@ class FilesystemObjectStore:
         record = decode_manifest(raw, key)
         if version_id is not None and version_id != record.version_id:
             raise ObjectNotFoundError(f"Object {key} has no version {version_id}.")
-        with _unavailable_on_os_error(f"read the legal holds of {key}"):
-            latest = self._latest_hold(key)
-        if latest is None:
-            return record
-        return replace(record, legal_hold=decode_hold(latest, key, record.version_id))
+        return record
 
     def set_legal_hold(self, key: str, version_id: str, *, on: bool) -> StoredObject:
         """Append a hold record (never rewrite one): the history of holds is kept for good."""
