@@ -13,6 +13,7 @@ import pytest
 import requests
 from pypdf import PdfReader
 
+from archive_service.access import presented_token_id
 from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
 from archive_service.storage import FilesystemObjectStore
 from tests.conftest import CLI, EXAMPLES, _free_port, cli_token, example_edrpou
@@ -92,3 +93,61 @@ def test_stopping_the_server_checkpoints_the_chain_head(data_dir: Path) -> None:
     store = FilesystemObjectStore(data_dir / "objects")
     (checkpoint,) = store.iter_objects(CHECKPOINT_PREFIX)
     assert checkpoint.key.startswith(f"{CHECKPOINT_PREFIX}000000000001-")
+
+
+def test_downloads_from_every_worker_process_are_audited_in_one_chain(
+    live_server: tuple[str, dict[str, str]], data_dir: Path
+) -> None:
+    """`serve` runs several worker processes; concurrent downloads through all of them are each
+    audited exactly once, in one linear chain, and a revocation reaches every process at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base, env = live_server
+    archivist = cli_token(env, "--role", "archivist", "--institution", example_edrpou())
+    inspector = cli_token(env, "--role", "inspector")
+    created = requests.post(
+        f"{base}/api/v1/journals",
+        data=(EXAMPLES / "journal-7b.json").read_bytes(),
+        timeout=60,
+        headers={"Authorization": f"Bearer {archivist}", "Content-Type": "application/json"},
+    )
+    assert created.status_code == 201, created.text
+    url = f"{base}/api/v1/documents/{created.json()['document_id']}/pdf"
+
+    def download_on_own_connection(_: int) -> list[int]:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {inspector}"
+            return [session.get(url, timeout=60).status_code for _ in range(10)]
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = [s for batch in pool.map(download_on_own_connection, range(24)) for s in batch]
+    assert statuses == [200] * 240
+
+    log = (data_dir / "server.log").read_text(errors="replace")
+    assert log.count("Booting worker with pid") >= 2, log
+
+    verified = subprocess.run([*CLI, "audit", "verify"], env=env, capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    exported = subprocess.run(
+        [*CLI, "audit", "export", "--action", "retrieve_pdf"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    events = [json.loads(line) for line in exported.splitlines()]
+    assert [e["outcome"] for e in events] == ["ok"] * 240
+
+    token_id = presented_token_id(inspector)
+    assert token_id is not None
+    subprocess.run([*CLI, "tokens", "revoke", token_id], env=env, check=True, capture_output=True)
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        after = list(
+            pool.map(
+                lambda _: requests.get(
+                    url, timeout=60, headers={"Authorization": f"Bearer {inspector}"}
+                ).status_code,
+                range(24),
+            )
+        )
+    assert after == [401] * 24
