@@ -2,8 +2,8 @@
 
 pyHanko's sync wrappers call ``asyncio.run()``, which fails inside a running event loop (see
 NOTES.md). The room is written against the ``async_*`` APIs and this one helper decides how to
-drive them: directly when no loop runs in this thread (Flask/waitress, the normal case), else on
-a short-lived helper thread so the caller's loop is left alone.
+drive them: directly when no loop runs in this thread (Flask under gunicorn, the normal case),
+else on a short-lived helper thread so the caller's loop is left alone.
 """
 
 from __future__ import annotations
