@@ -113,10 +113,12 @@ def serve(runtime: _Runtime, host: str, port: int, workers: int, threads: int) -
     # the schema, the store and the test PKI exactly once. Each worker then builds its own.
     archive = runtime.archive
     archive.sessions.kw["bind"].dispose()
-    click.echo(f"journal-archive on http://{host}:{port}/ (data in {runtime.settings.data_dir})")
+    options = ServerOptions(host, port, workers, threads)
+    data_dir = runtime.settings.data_dir
+    click.echo(f"journal-archive on http://{options.address}/ (data in {data_dir})")
     if archive.test_pki:
         click.echo("Signing with the local TEST PKI — documents are NOT qualified.")
-    ArchiveServer(ServerOptions(host, port, workers, threads), archive.checkpoints).run()
+    ArchiveServer(options, archive.checkpoints).run()
 
 
 def _media_type(path: Path) -> str | None:

@@ -66,6 +66,11 @@ class ServerOptions:
     #: Seconds a request may run before its worker is replaced (uploads render and sign).
     timeout: int = 120
 
+    @property
+    def address(self) -> str:
+        """``host:port`` as gunicorn binds it and a URL names it."""
+        return f"{_bracketed(self.host)}:{self.port}"
+
 
 class ArchiveServer(BaseApplication):  # type: ignore[misc]
     """gunicorn, configured here rather than by a command line or config file.
@@ -85,15 +90,19 @@ class ArchiveServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         options = self.options
         settings: dict[str, Any] = {
-            "bind": [f"{options.host}:{options.port}"],
+            "bind": [options.address],
             "workers": options.workers,
             "worker_class": "gthread",
             "threads": options.threads,
-            # One more than the threads: gunicorn warns when it has no room for a kept-alive
-            # connection; a worker never takes much more than its share of the clients.
+            # One more than the threads (gunicorn warns without room for a kept-alive one): a
+            # worker then takes at most one connection beyond its threads, so the clients
+            # spread over the workers instead of piling onto whichever accepts fastest.
             "worker_connections": options.threads + 1,
             "timeout": options.timeout,
             "proc_name": "journal-archive",
+            # gunicorn's runtime control socket (resize, reload, stop) is one more way in that
+            # nothing here uses, and by default it lands in the service user's home folder.
+            "control_socket_disable": True,
             "on_exit": self._on_exit,
         }
         for name, value in settings.items():
@@ -101,3 +110,8 @@ class ArchiveServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         return create_server_app(checkpoint_at_exit=False)
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 address in a ``host:port`` bind needs brackets (``[::1]:8080``)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
