@@ -8,9 +8,12 @@ which are built for several writers: the audit chain is appended under a databas
 (:mod:`archive_service.audit`), the test PKI and schema are created once by the master before
 any worker starts.
 
-Why one thread per connection: gunicorn's threaded worker parks a kept-alive connection that has
-no thread free, and some of those waited 0.3–1 s for one under load; with as many threads as
-connections none waits.
+Why a thread for (nearly) every connection: gunicorn's threaded worker parks a kept-alive
+connection that has no thread free, and some of those waited 0.3–1 s for one under load; and a
+worker allowed many more connections than threads may take most of the clients while the other
+idles. So a worker takes one connection beyond its threads at most, and a server takes
+``workers × (threads + 1)`` connections at once; others wait in the listen queue until a
+kept-alive connection has been idle for gunicorn's keep-alive time (2 s).
 
 Why the heap is frozen: a built app holds a few hundred thousand long-lived objects (Flask,
 SQLAlchemy, pyHanko, asn1crypto, the schema validators), and CPython's cyclic collector walks all
