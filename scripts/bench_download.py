@@ -4,7 +4,8 @@
 Usage: python scripts/bench_download.py [--clients 32] [--requests 15000] [--max-seconds 120]
                                         [--workers 2] [--server-threads 16] [--client go|python]
 
-Runs on a throw-away embedded default (SQLite, filesystem store, test PKI) in a temp folder:
+Runs on a throw-away embedded default (SQLite, filesystem store, test PKI) in a temp folder
+(with ``ARCHIVE_DATABASE_URL`` set, on that PostgreSQL database instead):
 ingests one example journal, starts ``archive-service serve`` on a free loopback port (as
 ``scripts/serve.sh`` and the Dockerfile do; ``--workers 1`` shows what one process can do),
 warms it up, lets each client download the signed PDF over its own keep-alive connection
@@ -239,7 +240,8 @@ def main() -> None:
             f"{len(latencies)} downloads of a {size / 1024:.0f} KiB signed PDF, "
             f"{args.clients} keep-alive clients ({args.client}), {measured.failures} failed"
         )
-        print(f"  server: {described}; SQLite + filesystem store, audit on")
+        database = "PostgreSQL" if "ARCHIVE_DATABASE_URL" in os.environ else "SQLite"
+        print(f"  server: {described}; {database} + filesystem store, audit on")
         if len(latencies) > 1:
             print(
                 f"  latency p50 {statistics.median(latencies) * 1000:7.1f} ms   "

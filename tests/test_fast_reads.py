@@ -58,3 +58,25 @@ def test_a_missing_version_names_the_ones_that_exist() -> None:
     assert [d.path for d in raised.value.details] == ["version"]
     with pytest.raises(NotFound, match="has no versions"):
         pick_version("d", [], None)
+
+
+def test_lookups_run_outside_any_transaction_and_see_each_commit(
+    archive: Archive, archived: dict
+) -> None:
+    """On either database a lookup holds no transaction (no snapshot to go stale, no BEGIN and
+    ROLLBACK round trips), and a pooled lookup connection sees what was committed since."""
+    with archive.lookup() as lookup:
+        assert locate_document(lookup, archived["document_id"]) is not None
+        driver = lookup.connection.dbapi_connection
+        if lookup.dialect.name == "sqlite":
+            assert driver.in_transaction is False  # type: ignore[union-attr]
+        else:
+            assert driver.autocommit is True  # type: ignore[union-attr]
+        assert locate_document(lookup, "no-such-document") is None
+    with archive.sessions.begin() as session:
+        session.execute(
+            DocumentVersion.__table__.update().values(sha256="0" * 64)  # type: ignore[attr-defined]
+        )
+    with archive.lookup() as lookup:
+        located = locate_document(lookup, archived["document_id"])
+    assert located is not None and located.versions[0].sha256 == "0" * 64

@@ -11,8 +11,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-#: SQLite connections kept open per process: more than a server process's request threads.
-SQLITE_POOL_SIZE = 24
+#: Connections kept open per process: more than a server process's request threads (16), so
+#: none is opened and closed per request. The default pool keeps 5, and opening a connection (a
+#: SQLite file with its WAL index and pragmas, or a PostgreSQL backend process) costs more than
+#: the statements a download runs on it.
+POOL_SIZE = 24
+#: Beyond the pool, for bursts; two server processes stay under PostgreSQL's default 100.
+POOL_OVERFLOW = 8
 
 #: Execution option marking connections that only read.
 _READ_ONLY = "archive_read_only"
@@ -57,15 +62,14 @@ def create_db_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # Keep a connection for every request thread: the default pool keeps 5 and opens and
-        # closes the rest per request, and opening one (file, WAL index, pragmas) costs more
-        # than the statements a download runs on it.
         engine = create_engine(
-            url, connect_args={"timeout": 30}, pool_size=SQLITE_POOL_SIZE, max_overflow=16
+            url, connect_args={"timeout": 30}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
         )
         _make_sqlite_serializable(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+    )
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -81,12 +85,16 @@ def create_lookup_engine(engine: Engine) -> Engine:
     """Connections for the download path's lookups: one ``SELECT`` each, no ``Session``.
 
     A token check and a document lookup each read one row set; one statement sees one
-    consistent snapshot by itself. On SQLite these connections begin no transaction at all, so
-    each statement is its own read transaction: two round trips fewer per lookup (``BEGIN``,
+    consistent snapshot by itself. So these connections begin no transaction at all and each
+    statement is its own read transaction: two round trips fewer per lookup (``BEGIN``,
     ``ROLLBACK``) and no ORM session to build and tear down, which together cost more than the
-    lookups. Elsewhere they are ordinary connections whose transaction is rolled back on close.
+    lookups. (On SQLite by our ``begin`` hook rather than SQLAlchemy's ``AUTOCOMMIT`` level,
+    whose reset on return to the pool would undo the connection's own transaction handling.)
     """
-    return engine.execution_options(**{_LOOKUP: True})
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{_LOOKUP: True})
+    # The driver's autocommit: no BEGIN and ROLLBACK round trips, set on the client side.
+    return engine.execution_options(isolation_level="AUTOCOMMIT", **{_LOOKUP: True})
 
 
 class _FileLock:
