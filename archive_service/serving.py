@@ -2,11 +2,11 @@
 
 Why processes: a download spends most of its CPU in Python (HTTP parsing, Flask, SQLAlchemy,
 re-hashing the object), so one process is held to one core by the GIL whatever its thread
-count: on two cores, 32 clients saw p99 ≈ 60 ms with one process and ≈ 36 ms with two
-(``scripts/bench_download.py``). Worker processes share nothing but the database and the store,
-which are built for several writers: the audit chain is appended under a database-wide lock
-(:mod:`archive_service.audit`), the test PKI and schema are created once by the master before
-any worker starts.
+count: on two cores, 32 clients saw p99 ≈ 61 ms from one (waitress) process and 34–39 ms from
+two (``python scripts/bench.py downloads``). Worker processes share nothing but the database
+and the store, which are built for several writers: the audit chain is appended under a
+database-wide lock (:mod:`archive_service.audit`), the test PKI and schema are created once by
+the master before any worker starts.
 
 Why a thread for (nearly) every connection: gunicorn's threaded worker parks a kept-alive
 connection that has no thread free, and some of those waited 0.3–1 s for one under load; and a
