@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 from archive_service import create_app
 from archive_service.access import Role, create_token
+from archive_service.cli import main
 from archive_service.db import create_db_engine
 from archive_service.pipeline import Archive
 
@@ -183,6 +185,18 @@ def archived(client: FlaskClient, tokens: Tokens) -> dict:
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+@pytest.fixture
+def run_cli(data_dir: Path):  # type: ignore[no-untyped-def]
+    """``archive-service ARGS`` through click's runner, in-process, on the test's data folder."""
+    runner = CliRunner()
+    env = {"ARCHIVE_DATA_DIR": str(data_dir), "ARCHIVE_RENDER_IN_PROCESS": "true"}
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return invoke
 
 
 def cli_token(env: dict[str, str], *args: str) -> str:

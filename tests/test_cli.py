@@ -4,61 +4,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from archive_service.cli import main
 from tests.conftest import EXAMPLES
 
 
-@pytest.fixture
-def run(data_dir: Path):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-    env = {"ARCHIVE_DATA_DIR": str(data_dir), "ARCHIVE_RENDER_IN_PROCESS": "true"}
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
-
-    return invoke
-
-
-def test_tokens_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
-    created = run("tokens", "create", "--role", "inspector", "--name", "Інспектор Ґонта")
+def test_tokens_lifecycle(run_cli) -> None:  # type: ignore[no-untyped-def]
+    created = run_cli("tokens", "create", "--role", "inspector", "--name", "Інспектор Ґонта")
     assert created.exit_code == 0, created.output
     secret = created.stdout.strip().splitlines()[0]
     assert secret.startswith("ja_")
     token_id = secret.split("_")[1]
-    listed = run("tokens", "list")
+    listed = run_cli("tokens", "list")
     assert token_id in listed.output and "Інспектор Ґонта" in listed.output
     assert secret.split("_", 2)[2] not in listed.output
-    assert run("tokens", "revoke", token_id).exit_code == 0
-    assert "revoked" in run("tokens", "list").output
+    assert run_cli("tokens", "revoke", token_id).exit_code == 0
+    assert "revoked" in run_cli("tokens", "list").output
 
 
-def test_archivist_token_without_institution_says_what_to_do(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("tokens", "create", "--role", "archivist")
+def test_archivist_token_without_institution_says_what_to_do(run_cli) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("tokens", "create", "--role", "archivist")
     assert result.exit_code == 2
     assert "--institution" in result.output
 
 
-def test_ingest_verify_and_audit(run) -> None:  # type: ignore[no-untyped-def]
+def test_ingest_verify_and_audit(run_cli) -> None:  # type: ignore[no-untyped-def]
     good = EXAMPLES / "journal-7b.json"
     bad = EXAMPLES / "invalid" / "grade-13.json"
-    result = run("ingest", str(good), str(bad))
+    result = run_cli("ingest", str(good), str(bad))
     assert result.exit_code == 2
     assert "archived as document" in result.output
     summary = "1 archived or already present, 0 awaiting the external signer, 1 refused"
     assert summary in result.output
     document_id = result.output.split("archived as document ")[1].split()[0]
-    verified = run("verify", document_id)
+    verified = run_cli("verify", document_id)
     assert verified.exit_code == 0, verified.output
     assert "VALID" in verified.output
-    chain = run("audit", "verify")
+    chain = run_cli("audit", "verify")
     assert chain.exit_code == 0 and "chain intact" in chain.output
 
 
-def test_export_root(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = run("pki", "export-root")
+def test_export_root(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli("pki", "export-root")
     assert result.exit_code == 0
     assert result.output.startswith("-----BEGIN CERTIFICATE-----")
 

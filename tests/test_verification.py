@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
-from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,7 +23,6 @@ from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pypdf import PdfWriter
 
-from archive_service.cli import main
 from archive_service.pipeline import Archive
 from archive_service.verification import etsi_report_xml
 from tests.conftest import Tokens
@@ -371,44 +369,35 @@ def test_etsi_form_of_an_integrity_failure_is_well_formed(
 # ------------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def run(data_dir: Path):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-    env = {"ARCHIVE_DATA_DIR": str(data_dir), "ARCHIVE_RENDER_IN_PROCESS": "true"}
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
-
-    return invoke
 
 
 def test_cli_verify_stored_and_local_files(
-    run, client: FlaskClient, tokens: Tokens, archived: dict, tmp_path: Path, etsi_check
+    run_cli, client: FlaskClient, tokens: Tokens, archived: dict, tmp_path: Path, etsi_check
 ) -> None:  # type: ignore[no-untyped-def]
     document_id = archived["document_id"]
-    readable = run("verify", document_id)
+    readable = run_cli("verify", document_id)
     assert readable.exit_code == 0, readable.output
     first, *rest = readable.output.splitlines()
     assert first.startswith("VALID")
     text = "\n".join(rest)
     for label in ("signer:", "level:         B-LTA", "timestamp:", "trust:", "revocation:"):
         assert label in text
-    as_json = run("verify", document_id, "--version", "1", "--json")
+    as_json = run_cli("verify", document_id, "--version", "1", "--json")
     assert json.loads(as_json.output)["archived"]["document_id"] == document_id
-    as_xml = run("verify", document_id, "--xml")
+    as_xml = run_cli("verify", document_id, "--xml")
     assert statuses(as_xml.output.encode(), etsi_check) == [(PASSED, [])]
 
     genuine = tmp_path / "copy.pdf"
     genuine.write_bytes(archived_pdf(client, tokens, document_id))
-    local = run("verify", "--file", str(genuine))
+    local = run_cli("verify", "--file", str(genuine))
     assert local.exit_code == 0, local.output
     assert f"archived: document {document_id} version 1" in local.output
     altered = tmp_path / "altered.pdf"
     altered.write_bytes(flip_byte_in_signed_range(genuine.read_bytes()))
-    refused = run("verify", "--file", str(altered))
+    refused = run_cli("verify", "--file", str(altered))
     assert refused.exit_code == 1
     assert refused.output.startswith("NOT VALID") and "archived: no" in refused.output
     not_pdf = tmp_path / "notes.txt"
     not_pdf.write_text("hello")
-    assert run("verify", "--file", str(not_pdf)).exit_code == 2
-    assert run("verify").exit_code == 2  # neither a document nor a file
+    assert run_cli("verify", "--file", str(not_pdf)).exit_code == 2
+    assert run_cli("verify").exit_code == 2  # neither a document nor a file
