@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.synchronize
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +18,10 @@ from sqlalchemy.exc import OperationalError
 from archive_service import audit
 from archive_service.access import LOCAL_OPERATOR
 from archive_service.audit_group import BatchFailed, GroupCommit
-from archive_service.config import load_settings
 from archive_service.db import AuditEvent
 from archive_service.errors import ServiceUnavailable
-from archive_service.factory import build_archive
 from archive_service.pipeline import Archive, RequestContext
+from tests.spawned import archive_in, run_processes
 
 CTX = RequestContext(actor=LOCAL_OPERATOR, client_address="127.0.0.1")
 
@@ -231,7 +229,7 @@ PROCESSES, THREADS, DOWNLOADS = 3, 4, 15
 
 def download_events(data_dir: Path, writer: int, start: multiprocessing.synchronize.Event) -> None:
     """Runs in a spawned process: several threads record downloads through the group commit."""
-    archive = _archive(data_dir)
+    archive = archive_in(data_dir)
     start.wait(timeout=60)
 
     def thread(t: int) -> None:
@@ -245,28 +243,9 @@ def download_events(data_dir: Path, writer: int, start: multiprocessing.synchron
         each.join(timeout=120)
 
 
-def _archive(data_dir: Path) -> Archive:
-    return build_archive(
-        load_settings(
-            environ={k: v for k, v in os.environ.items() if k == "ARCHIVE_DATABASE_URL"},
-            overrides={"data_dir": data_dir, "render_in_process": True},
-        )
-    )
-
-
 def test_processes_of_threads_downloading_keep_one_linear_chain(data_dir: Path) -> None:
-    archive = _archive(data_dir)  # creates the schema before the writers start
-    spawn = multiprocessing.get_context("spawn")
-    start = spawn.Event()
-    workers = [
-        spawn.Process(target=download_events, args=(data_dir, n, start)) for n in range(PROCESSES)
-    ]
-    for worker in workers:
-        worker.start()
-    start.set()
-    for worker in workers:
-        worker.join(timeout=180)
-    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    archive = archive_in(data_dir)  # creates the schema before the writers start
+    run_processes(download_events, data_dir, PROCESSES)
 
     with archive.sessions() as session:
         report = audit.verify_chain(session)

@@ -8,17 +8,15 @@ from __future__ import annotations
 import json
 import multiprocessing
 import multiprocessing.synchronize
-import os
 from pathlib import Path
 
 from sqlalchemy import select
 
 from archive_service.access import LOCAL_OPERATOR
 from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
-from archive_service.config import load_settings
 from archive_service.db import AuditEvent
-from archive_service.factory import build_archive
 from archive_service.pipeline import Archive, RequestContext
+from tests.spawned import archive_in, run_processes
 
 PROCESSES = 3
 EVENTS_PER_PROCESS = 40
@@ -26,20 +24,7 @@ CHECKPOINT_EVERY = 10
 
 
 def _archive(data_dir: Path) -> Archive:
-    return build_archive(
-        load_settings(
-            # Only the database comes from the environment (the test's own PostgreSQL
-            # database when the suite runs there); the spawned writers inherit it.
-            environ={
-                k: v for k, v in os.environ.items() if k == "ARCHIVE_DATABASE_URL"
-            },
-            overrides={
-                "data_dir": data_dir,
-                "render_in_process": True,
-                "audit_checkpoint_every": CHECKPOINT_EVERY,
-            },
-        )
-    )
+    return archive_in(data_dir, audit_checkpoint_every=CHECKPOINT_EVERY)
 
 
 def append_events(data_dir: Path, writer: int, start: multiprocessing.synchronize.Event) -> None:
@@ -53,17 +38,7 @@ def append_events(data_dir: Path, writer: int, start: multiprocessing.synchroniz
 
 def test_processes_never_fork_the_chain(data_dir: Path) -> None:
     archive = _archive(data_dir)  # creates the schema before the writers start
-    spawn = multiprocessing.get_context("spawn")
-    start = spawn.Event()
-    workers = [
-        spawn.Process(target=append_events, args=(data_dir, n, start)) for n in range(PROCESSES)
-    ]
-    for worker in workers:
-        worker.start()
-    start.set()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    run_processes(append_events, data_dir, PROCESSES)
 
     report = archive.verify_audit_chain()
     total = PROCESSES * EVENTS_PER_PROCESS
