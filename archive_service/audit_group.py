@@ -61,15 +61,15 @@ class GroupCommit:
     max_batch: int = 64
 
     _engine: Engine = field(init=False, repr=False)
-    #: Where this process's leader queues behind other processes' writers.
-    _writers: AbstractContextManager[None] = field(init=False, repr=False)
+    #: Where this process's audit appenders queue behind other processes' writers.
+    writers: AbstractContextManager[None] = field(init=False, repr=False)
     _queue: list[_Waiting] = field(default_factory=list, init=False, repr=False)
     _mutex: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _leading: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._engine = self.sessions.kw["bind"]
-        self._writers = writer_queue(self._engine)
+        self.writers = writer_queue(self._engine)
 
     def append(self, data: audit.EventData) -> AuditEvent:
         """Return once the event is committed at the head of the chain.
@@ -96,6 +96,21 @@ class GroupCommit:
             raise BatchFailed(f"the audit transaction holding a {data.action} event failed")
         return mine.event
 
+    def append_now(self, batch: list[audit.EventData]) -> list[AuditEvent]:
+        """Append and commit ``batch`` in one transaction, without joining a group.
+
+        Every audit append of this process goes through here (the other process-wide appenders
+        take :attr:`append_lock` too), so it queues behind other processes' writers in the
+        kernel rather than in SQLite's busy handler, whose growing sleeps made the latency
+        tail. A Core connection, not a Session: between taking the locks and committing, every
+        other writer of every process waits, and each Python step here also waits for the GIL
+        behind the process's request threads.
+
+        :raises sqlalchemy.exc.SQLAlchemyError: the database's own error; nothing was written.
+        """
+        with self.append_lock, self.writers, self._engine.begin() as connection:
+            return audit.append_events(connection, batch)
+
     def _hand_on(self) -> None:
         """Wake the oldest waiting caller to lead the next batch, or stop leading."""
         with self._mutex:
@@ -107,13 +122,8 @@ class GroupCommit:
     def _write(self, batch: list[_Waiting]) -> None:
         """Append and commit a batch as the leader, then wake the callers it holds."""
         events: list[AuditEvent | None] = [None] * len(batch)
-        data = [waiting.data for waiting in batch]
         try:
-            # A Core connection, not a Session: between taking the locks and committing, every
-            # other writer of every process waits, and each Python step here also waits for the
-            # GIL behind the process's request threads.
-            with self.append_lock, self._writers, self._engine.begin() as connection:
-                written = audit.append_events(connection, data)
+            written = self.append_now([waiting.data for waiting in batch])
         except Exception:  # rolled back: each caller appends its event alone and meets the error
             log.debug("a batch of %d audit events failed", len(batch), exc_info=True)
         else:

@@ -8,9 +8,14 @@ import threading
 from contextlib import nullcontext
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 
+from archive_service import audit
+from archive_service.access import LOCAL_OPERATOR
 from archive_service.db.session import writer_queue
+from archive_service.pipeline import Archive, RequestContext
+from tests.conftest import sqlite_only
 
 
 def _held_by_someone(path: Path) -> bool:
@@ -60,3 +65,27 @@ def test_nothing_to_queue_on_without_a_database_file() -> None:
     """In-memory SQLite has one connection; PostgreSQL queues waiting transactions itself."""
     assert isinstance(writer_queue(create_engine("sqlite://")), nullcontext)
     assert isinstance(writer_queue(None), nullcontext)
+
+
+@sqlite_only
+@pytest.mark.parametrize("path", ["alone", "grouped"])
+def test_every_audit_append_queues_on_the_file_lock(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Not only downloads' group commits: refusals, searches and token changes appended one by
+    one meet the other server process at the same lock, not in SQLite's busy handler."""
+    lock_file = Path(f"{archive.sessions.kw['bind'].url.database}-writers.lock")
+    held: list[bool] = []
+    real_append = audit.append_events
+
+    def observed(connection, batch):  # type: ignore[no-untyped-def]
+        held.append(_held_by_someone(lock_file))
+        return real_append(connection, batch)
+
+    monkeypatch.setattr(audit, "append_events", observed)
+    ctx = RequestContext(actor=LOCAL_OPERATOR, client_address="127.0.0.1")
+    if path == "alone":
+        archive.record(ctx, "test_event", "ok")
+    else:
+        archive._record_retrieval(archive._event(ctx, "retrieve_pdf", "ok", None, None, None))
+    assert held == [True]

@@ -103,7 +103,7 @@ class LegalHoldsMixin(ReadAccessMixin):
         self, version_id: int, on: bool, reason: str, action: str, ctx: RequestContext
     ) -> dict[str, Any]:
         try:
-            with self._audit_lock, self.sessions.begin() as session:
+            with self._audited_transaction() as session:
                 version = session.get_one(DocumentVersion, version_id)
                 version.legal_hold = on
                 version.legal_hold_reason = reason

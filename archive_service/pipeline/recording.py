@@ -7,11 +7,13 @@ a download's shared transaction) and what a refusal records when the log is down
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from archive_service import audit
 from archive_service.audit_group import BatchFailed, GroupCommit
@@ -91,10 +93,7 @@ class AuditRecordingMixin(ArchiveCore):
 
     def _commit_event(self, data: audit.EventData) -> AuditEvent:
         try:
-            # Threads of this process queue here rather than in SQLite's busy handler, whose
-            # growing sleeps made the latency tail; other processes still meet the DB lock.
-            with self._audit_lock, self.sessions.begin() as session:
-                event = audit.append_event(session, data)
+            [event] = self._audit_group.append_now([data])
         except SQLAlchemyError as exc:
             log.error("audit event %s/%s could not be written: %s", data.action, data.outcome, exc)
             raise ServiceUnavailable(
@@ -148,6 +147,17 @@ class AuditRecordingMixin(ArchiveCore):
             self._commit_event(data)
             return
         self._after_append(event)
+
+    @contextmanager
+    def _audited_transaction(self) -> Iterator[Session]:
+        """A write transaction whose rows and audit event commit together.
+
+        It queues where every audit append of this process does (see
+        :meth:`GroupCommit.append_now`): behind this process's other appenders, then behind
+        other processes' writers.
+        """
+        with self._audit_lock, self._audit_group.writers, self.sessions.begin() as session:
+            yield session
 
     @cached_property
     def _audit_group(self) -> GroupCommit:

@@ -196,7 +196,7 @@ class RenewalsMixin(VersionWriterMixin):
                 ) from exc
         self.before_record()
         try:
-            with self._audit_lock, self.sessions.begin() as session:
+            with self._audited_transaction() as session:
                 renewed_row = session.get_one(DocumentVersion, candidate.version_id)
                 newest = session.scalar(
                     select(func.max(DocumentVersion.number)).where(

@@ -122,7 +122,7 @@ class SigningRequestsMixin(VersionWriterMixin):
             "expires_at": iso(request.expires_at),
         }
         try:
-            with self._audit_lock, self.sessions.begin() as session:
+            with self._audited_transaction() as session:
                 session.add(request)
                 session.flush()
                 event = audit.append_event(

@@ -186,7 +186,7 @@ class VersionWriterMixin(AuditRecordingMixin):
         :param within: more work for the same transaction (it may refuse with an error).
         """
         try:
-            with self.sessions.begin() as session:
+            with self._audited_transaction() as session:
                 document = self._get_or_create_document(session, journal, document_id)
                 previous = session.scalar(
                     select(DocumentVersion)
