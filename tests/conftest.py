@@ -28,6 +28,8 @@ from archive_service.pipeline import Archive
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "schemas" / "examples"
+#: The example journal export most tests upload.
+JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
 #: The command line as a newcomer runs it, from this interpreter's environment.
 CLI = [sys.executable, "-m", "archive_service.cli"]
 
@@ -139,6 +141,18 @@ def example_edrpou() -> str:
     return json.loads((EXAMPLES / "journal-7b.json").read_text("utf-8"))["institution"]["edrpou"]
 
 
+def upload(  # type: ignore[no-untyped-def]
+    client: FlaskClient,
+    token: str,
+    body: bytes = JSON_EXAMPLE,
+    media_type: str = "application/json",
+):
+    """``POST /api/v1/journals`` with ``body`` as ``token``; the response, unchecked."""
+    return client.post(
+        "/api/v1/journals", data=body, content_type=media_type, headers=Tokens.header(token)
+    )
+
+
 def make_tokens(archive: Archive) -> Tokens:
     """One token of every role (and out-of-scope ones) on the given archive."""
     edrpou = example_edrpou()
@@ -177,12 +191,7 @@ def tokens_factory():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def archived(client: FlaskClient, tokens: Tokens) -> dict:
     """The example journal, uploaded by the archivist: the upload's JSON answer."""
-    response = client.post(
-        "/api/v1/journals",
-        data=(EXAMPLES / "journal-7b.json").read_bytes(),
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    response = upload(client, tokens.archivist)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 

@@ -13,10 +13,8 @@ from pypdf import PdfWriter
 from archive_service.access import Role, authenticate, create_token, revoke_token
 from archive_service.errors import InvalidInput, Unauthorized
 from archive_service.pipeline import Archive
-from tests.conftest import EXAMPLES, Tokens, make_tokens
+from tests.conftest import JSON_EXAMPLE, Tokens, make_tokens, upload
 from tests.external_signing_support import external_app, make_signer_files
-
-JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
 
 
 def _unsigned_pdf() -> bytes:
@@ -108,12 +106,7 @@ def signing_setup(data_dir: Path, tmp_path: Path) -> tuple[FlaskClient, Tokens, 
     app = external_app(data_dir, signer)
     tokens = make_tokens(app.extensions["archive"])
     client = app.test_client()
-    prepared = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    prepared = upload(client, tokens.archivist)
     assert prepared.status_code == 202, prepared.get_json()
     return client, tokens, prepared.get_json()["request_id"]
 

@@ -13,16 +13,9 @@ from sqlalchemy import func, select
 
 from archive_service.db import AuditEvent, Document, DocumentVersion
 from archive_service.pipeline import Archive
-from tests.conftest import EXAMPLES, Tokens
+from tests.conftest import EXAMPLES, JSON_EXAMPLE, Tokens, upload
 
-JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
 XML_EXAMPLE = (EXAMPLES / "journal-7b.xml").read_bytes()
-
-
-def upload(client: FlaskClient, token: str, body: bytes, media_type: str = "application/json"):
-    return client.post(
-        "/api/v1/journals", data=body, content_type=media_type, headers=Tokens.header(token)
-    )
 
 
 def changed_export() -> bytes:

@@ -18,9 +18,8 @@ from archive_service.access import LOCAL_OPERATOR
 from archive_service.cli import main
 from archive_service.db import AuditEvent
 from archive_service.pipeline import Archive, RequestContext
-from tests.conftest import EXAMPLES, Tokens
+from tests.conftest import Tokens, upload
 
-JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
 PURPOSE = 'перевірка «Ґанок», їжак; кома, "лапки" і апостроф’'
 
 
@@ -30,13 +29,7 @@ def _as_sent_by_curl(text: str) -> str:
 
 
 def _download_with_purpose(client: FlaskClient, tokens: Tokens) -> str:
-    upload = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
-    document_id = upload.get_json()["document_id"]
+    document_id = upload(client, tokens.archivist).get_json()["document_id"]
     pdf = client.get(
         f"/api/v1/documents/{document_id}/pdf",
         headers=Tokens.header(

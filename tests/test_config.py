@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from archive_service import create_app
 from archive_service.config import ConfigurationError, load_settings
-from tests.conftest import EXAMPLES, Tokens, example_edrpou
+from tests.conftest import EXAMPLES, Tokens, example_edrpou, upload
 
 
 def test_mapping_settings_from_the_environment() -> None:
@@ -58,12 +58,7 @@ def test_institution_configured_for_pdf_a_1b(data_dir: Path, tokens_factory) -> 
     tokens = tokens_factory(app.extensions["archive"])
     client = app.test_client()
     export = (EXAMPLES / "journal-7b.json").read_bytes()
-    created = client.post(
-        "/api/v1/journals",
-        data=export,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    created = upload(client, tokens.archivist, export)
     assert created.status_code == 201, created.get_json()
     document_id = created.get_json()["document_id"]
     assert created.get_json()["document"]["versions"][0]["pdf_profile"] == "PDF/A-1b"

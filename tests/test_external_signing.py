@@ -36,7 +36,7 @@ from archive_service.signing.external import (
     SigningRequestFinished,
 )
 from archive_service.signing.key_signer import ParsedKeySigner
-from tests.conftest import EXAMPLES, REPO, Tokens, cli_token, example_edrpou
+from tests.conftest import EXAMPLES, REPO, Tokens, cli_token, example_edrpou, upload
 from tests.external_signing_support import (
     SIGNER_PASSPHRASE,
     SignerFiles,
@@ -60,12 +60,7 @@ def app(data_dir: Path, signer: SignerFiles) -> Flask:  # overrides conftest's a
 
 
 def _upload(client: FlaskClient, token: str) -> dict:
-    response = client.post(
-        "/api/v1/journals",
-        data=EXPORT,
-        content_type="application/json",
-        headers=Tokens.header(token),
-    )
+    response = upload(client, token)
     assert response.status_code == 202, response.get_json()
     return response.get_json()
 

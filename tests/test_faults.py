@@ -13,9 +13,7 @@ from sqlalchemy.exc import OperationalError
 from archive_service import audit
 from archive_service.db import DocumentVersion
 from archive_service.pipeline import Archive
-from tests.conftest import EXAMPLES, Tokens
-
-JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
+from tests.conftest import Tokens, upload
 
 
 def test_retrieval_fails_when_the_audit_event_cannot_be_written(
@@ -85,12 +83,7 @@ def test_crash_between_store_and_record_leaves_an_orphan_not_a_row(
         raise RuntimeError("simulated crash after the objects were written")
 
     archive.before_record = crash
-    response = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    response = upload(client, tokens.archivist)
     assert response.status_code == 500
     with archive.sessions() as session:
         assert session.scalar(select(func.count()).select_from(DocumentVersion)) == 0
@@ -98,10 +91,5 @@ def test_crash_between_store_and_record_leaves_an_orphan_not_a_row(
 
     # The retry succeeds: the identical source object left behind is reused, not refused.
     archive.before_record = lambda: None
-    retry = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    retry = upload(client, tokens.archivist)
     assert retry.status_code == 201, retry.get_json()

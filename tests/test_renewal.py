@@ -25,7 +25,7 @@ from archive_service.db import AuditEvent, DocumentVersion
 from archive_service.pipeline import Archive, AuditFilter, RequestContext
 from archive_service.signing import validate_pdf
 from archive_service.storage import StorageUnavailable
-from tests.conftest import EXAMPLES, Tokens
+from tests.conftest import EXAMPLES, Tokens, upload
 
 CTX = RequestContext(actor=LOCAL_OPERATOR, client_address="test")
 NOW = dt.datetime.now(dt.UTC)
@@ -199,12 +199,7 @@ def test_uploading_the_renewed_export_again_answers_with_the_existing_version(
 ) -> None:
     archive: Archive = app.extensions["archive"]
     assert archive.renew_timestamps(DUE, ctx=CTX).renewed == 1
-    again = client.post(
-        "/api/v1/journals",
-        data=(EXAMPLES / "journal-7b.json").read_bytes(),
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    again = upload(client, tokens.archivist)
     assert again.status_code == 200, again.get_json()
     assert again.get_json()["version"] == 1 and again.get_json()["created"] is False
     document = client.get(

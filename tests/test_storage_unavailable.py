@@ -22,20 +22,13 @@ from archive_service.db import Document, DocumentVersion
 from archive_service.pipeline import Archive
 from archive_service.storage import FilesystemObjectStore, ObjectStore
 from archive_service.storage.s3 import S3Location, S3ObjectStore, create_bucket_with_object_lock
-from tests.conftest import EXAMPLES, Tokens
+from tests.conftest import Tokens, upload
 from tests.storage import seaweedfs
 from tests.storage.servers import ServerUnavailable, free_ports
 
-JSON_EXAMPLE = (EXAMPLES / "journal-7b.json").read_bytes()
-
 
 def _upload_is_refused_cleanly(client: FlaskClient, tokens: Tokens, archive: Archive) -> None:
-    response = client.post(
-        "/api/v1/journals",
-        data=JSON_EXAMPLE,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    response = upload(client, tokens.archivist)
     assert response.status_code == 503, response.get_json()
     error = response.get_json()["error"]
     assert error["code"] == "storage_unavailable"

@@ -21,7 +21,7 @@ from minio.error import S3Error
 from archive_service import create_app
 from archive_service.pipeline import Archive
 from archive_service.storage.s3 import create_bucket_with_object_lock
-from tests.conftest import EXAMPLES, Tokens
+from tests.conftest import EXAMPLES, Tokens, upload
 from tests.storage.servers import S3TestServer, remove_with_bypass
 
 SOURCE = (EXAMPLES / "journal-7b.json").read_bytes()
@@ -43,12 +43,7 @@ def service(
 
 
 def _upload(client: FlaskClient, tokens: Tokens, data: bytes) -> dict:
-    response = client.post(
-        "/api/v1/journals",
-        data=data,
-        content_type="application/json",
-        headers=Tokens.header(tokens.archivist),
-    )
+    response = upload(client, tokens.archivist, data)
     assert response.status_code in (200, 201), response.get_json()
     body: dict = response.get_json()
     return body
