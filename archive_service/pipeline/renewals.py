@@ -40,6 +40,25 @@ from archive_service.signing.long_term import RenewedDocument, extend_or_renew, 
 from archive_service.storage import ObjectNotFoundError, StorageUnavailable, StoredObject
 from archive_service.views import iso
 
+#: What a renewal keeps of the version it renews: the same rendering of the same export, sealed
+#: by the same signer at the same time (only timestamps are added), kept as long.
+_CARRIED_OVER = (
+    "pdf_profile",
+    "renderer",
+    "source_object_key",
+    "source_object_version_id",
+    "source_sha256",
+    "source_size",
+    "source_media_type",
+    "signed_at",
+    "signer_kind",
+    "signer_subject",
+    "signer_serial",
+    "signer_issuer",
+    "qualified",
+    "retain_until",
+)
+
 
 class RenewalsMixin(VersionWriterMixin):
     """Archive timestamp renewal runs (admin, job)."""
@@ -262,20 +281,7 @@ class RenewalsMixin(VersionWriterMixin):
             object_version_id=stored.version_id,
             sha256=sha256,
             size=len(renewed.pdf),
-            pdf_profile=renewed_row.pdf_profile,
-            renderer=renewed_row.renderer,
-            source_object_key=renewed_row.source_object_key,
-            source_object_version_id=renewed_row.source_object_version_id,
-            source_sha256=renewed_row.source_sha256,
-            source_size=renewed_row.source_size,
-            source_media_type=renewed_row.source_media_type,
             signature_level=renewed.level,
-            signed_at=renewed_row.signed_at,
-            signer_kind=renewed_row.signer_kind,
-            signer_subject=renewed_row.signer_subject,
-            signer_serial=renewed_row.signer_serial,
-            signer_issuer=renewed_row.signer_issuer,
-            qualified=renewed_row.qualified,
-            retain_until=renewed_row.retain_until,
             timestamp_expires_at=renewed.timestamp_expires_at,
+            **{column: getattr(renewed_row, column) for column in _CARRIED_OVER},
         )
