@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import urllib3
@@ -58,6 +58,10 @@ SHA256_METADATA = "x-amz-meta-archive-sha256"
 #: User metadata repeating the content type: SeaweedFS 4.48 resets the Content-Type of a version
 #: to application/octet-stream when its legal hold changes, but leaves user metadata alone.
 CONTENT_TYPE_METADATA = "x-amz-meta-archive-content-type"
+#: User metadata with the moment of the write (UTC, ISO 8601): SeaweedFS 4.48 also moves a
+#: version's Last-Modified when its legal hold changes. Versions written without it (older
+#: writes) fall back to Last-Modified.
+STORED_AT_METADATA = "x-amz-meta-archive-stored-at"
 _INIT_HINT = "Run `archive-service storage init` to create the bucket with Object Lock."
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
 _EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
@@ -147,7 +151,8 @@ class S3ObjectStore:
         validate_key(key)
         expected = normalize_sha256(sha256)
         validate_content_type(content_type)
-        until = normalize_retain_until(retain_until, dt.datetime.now(dt.UTC))
+        now = dt.datetime.now(dt.UTC)
+        until = normalize_retain_until(retain_until, now)
         require_digest(key, sha256_hex(data), expected, "the data to store")
         if self.exists(key):
             raise ObjectExistsError(f"An object is already stored under key {key}.")
@@ -155,6 +160,7 @@ class S3ObjectStore:
             {
                 SHA256_METADATA: expected,
                 CONTENT_TYPE_METADATA: content_type,
+                STORED_AT_METADATA: now.isoformat(),
                 "x-amz-sdk-checksum-algorithm": "SHA256",
                 "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(expected)).decode(),
             },
@@ -400,10 +406,18 @@ def _stored_object(key: str, found: Object) -> StoredObject:
         size=found.size or 0,
         content_type=_header(found, CONTENT_TYPE_METADATA) or found.content_type or "",
         retain_until=_parse_utc(until),
-        stored_at=(found.last_modified or dt.datetime.now(dt.UTC)).astimezone(dt.UTC),
+        stored_at=_stored_at(found),
         # Absent (MinIO, before any hold was placed) means off, as in S3.
         legal_hold=_header(found, _LEGAL_HOLD_HEADER).upper() == "ON",
     )
+
+
+def _stored_at(found: Object) -> dt.datetime:
+    recorded = _header(found, STORED_AT_METADATA)
+    if recorded:
+        with suppress(ValueError):
+            return _parse_utc(recorded)
+    return (found.last_modified or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
 
 
 def _parse_utc(value: str) -> dt.datetime:

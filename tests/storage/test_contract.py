@@ -358,6 +358,20 @@ def test_legal_hold_is_placed_reported_and_released(
     assert store.get(key, sha256=stored.sha256, version_id=stored.version_id) == b"%PDF-1.7 held"
 
 
+def test_a_legal_hold_change_keeps_the_moment_of_the_write(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    """SeaweedFS moves Last-Modified (whole seconds) when a hold changes; ``stored_at`` must
+    stay when the object was written. The pause makes sure a second has turned over."""
+    stored = put(store, f"{namespace}/held-later.pdf", b"%PDF-1.7 held later", retain_until)
+    threading.Event().wait(1.1)
+
+    held = store.set_legal_hold(stored.key, stored.version_id, on=True)
+
+    assert held.stored_at == stored.stored_at
+    assert store.stat(stored.key).stored_at == stored.stored_at
+
+
 def test_legal_hold_on_a_missing_object_or_version_is_not_found(
     store: ObjectStore, namespace: str, retain_until: dt.datetime
 ) -> None:
