@@ -99,12 +99,12 @@ class GroupCommit:
     def append_now(self, batch: list[audit.EventData]) -> list[AuditEvent]:
         """Append and commit ``batch`` in one transaction, without joining a group.
 
-        Every audit append of this process goes through here (the other process-wide appenders
-        take :attr:`append_lock` too), so it queues behind other processes' writers in the
-        kernel rather than in SQLite's busy handler, whose growing sleeps made the latency
-        tail. A Core connection, not a Session: between taking the locks and committing, every
-        other writer of every process waits, and each Python step here also waits for the GIL
-        behind the process's request threads.
+        Like every audit append of this process (transactions that commit rows with their
+        event take the same two locks), it queues behind this process's other appenders, then
+        behind other processes' writers in the kernel rather than in SQLite's busy handler,
+        whose growing sleeps made the latency tail. A Core connection, not a Session: between
+        taking the locks and committing, every other writer of every process waits, and each
+        Python step here also waits for the GIL behind the process's request threads.
 
         :raises sqlalchemy.exc.SQLAlchemyError: the database's own error; nothing was written.
         """
