@@ -25,9 +25,24 @@ ensure_venv() {
   local want
   want="$(sha256sum pyproject.toml | cut -c1-64) $extras"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    # The stamp is written only once the install worked and the package imports, so a failed or
+    # incomplete install (say, an undeclared dependency) is tried again on the next run.
+    rm -f "$stamp"
     echo "installing journal-archive $spec into $(dirname "$(dirname "$PY")")" >&2
-    "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet -e "$spec"
+    "$PY" -m pip install --quiet --upgrade pip || {
+      echo "ensure_venv: upgrading pip failed" >&2
+      exit 1
+    }
+    "$PY" -m pip install --quiet -e "$spec" || {
+      echo "ensure_venv: pip install -e '$spec' failed" >&2
+      exit 1
+    }
+    if ! "$PY" -c 'import archive_service.cli, archive_service.factory, archive_service.serving' \
+      || ! "$(dirname "$PY")/archive-service" --help >/dev/null; then
+      echo "ensure_venv: journal-archive installed but does not import (see above);" \
+        "is a runtime dependency missing from pyproject.toml?" >&2
+      exit 1
+    fi
     echo "$want" > "$stamp"
   fi
   export PATH="$(dirname "$PY"):$PATH"
