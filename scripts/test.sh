@@ -17,6 +17,17 @@ if [ -z "${VERAPDF:-}" ]; then
     echo "== veraPDF could not be installed; the PDF/A conformance tests will be skipped" >&2
   fi
 fi
+# The ETSI TS 119 102-2 report schema (and its imports) from the DSS specs jars on Maven Central,
+# unpacked once into a cache folder; tests/etsi_schema.py validates the XML reports against it.
+if [ -z "${ETSI_XSD_DIR:-}" ]; then
+  if ETSI_XSD_DIR="$(bash scripts/install-etsi-xsd.sh)"; then
+    export ETSI_XSD_DIR
+  elif [ -n "${CI:-}" ]; then
+    exit 1
+  else
+    echo "== the ETSI schemas could not be fetched; the report schema tests will be skipped" >&2
+  fi
+fi
 # The S3 contract and attack tests run against a MinIO server built from source (pinned) once
 # into a cache folder; tests/storage/minio.py starts it. Under CI a failed build fails the run.
 if [ -z "${MINIO_BINARY:-}" ]; then
