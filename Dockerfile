@@ -10,7 +10,11 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY archive_service ./archive_service
 COPY schemas ./schemas
+# Runtime dependencies only (no extras), as ./scripts/serve.sh installs them; the build fails if
+# the installed package does not import.
 RUN pip install --no-cache-dir . \
+    && python -I -c 'import archive_service.cli, archive_service.factory, archive_service.serving' \
+    && archive-service --help >/dev/null \
     && useradd --system --uid 10001 --home-dir /var/lib/journal-archive archive \
     && mkdir -p /var/lib/journal-archive \
     && chown archive /var/lib/journal-archive
