@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typst
 
 from archive_service.signing import SignedDocument, TestPki
+
+if TYPE_CHECKING:
+    from .dss import DssValidator
 
 #: Typst source of the stand-in for a rendered journal: PDF/A-3u with Info and XMP metadata.
 SAMPLE_SOURCE = b'#set document(title: "Klasnyi zhurnal", author: "journal-archive")\nHello'
@@ -63,3 +69,22 @@ def renewed_lta(pki: TestPki, signed_at_level: dict[str, SignedDocument]) -> byt
         trust_roots=[pki.root_cert],
         fetcher_backend=pki.fetcher_backend(),
     )
+
+
+@pytest.fixture(scope="session")
+def dss() -> Iterator[DssValidator]:
+    """EU DSS (scripts/install-dss.sh), one JVM for the whole run.
+
+    Outside CI a machine without the validator skips these tests, saying how to install it; in
+    CI (``CI`` set) a missing validator fails them.
+    """
+    from .dss import DssMissing, DssValidator, find_launcher
+
+    try:
+        launcher = find_launcher()
+    except DssMissing as missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing} (in CI the DSS validator is required)")
+        pytest.skip(str(missing))
+    with DssValidator(launcher) as validator:
+        yield validator
