@@ -17,6 +17,17 @@ if [ -z "${VERAPDF:-}" ]; then
     echo "== veraPDF could not be installed; the PDF/A conformance tests will be skipped" >&2
   fi
 fi
+# EU DSS gives the reference verdict on our PAdES signatures (tests/signing, the `dss` fixture);
+# built once from scripts/dss-validator into a cache folder. Same rules as veraPDF.
+if [ -z "${DSS_VALIDATOR:-}" ]; then
+  if DSS_VALIDATOR="$(bash scripts/install-dss.sh)"; then
+    export DSS_VALIDATOR
+  elif [ -n "${CI:-}" ]; then
+    exit 1
+  else
+    echo "== the DSS validator could not be built; the DSS verdict tests will be skipped" >&2
+  fi
+fi
 # The ETSI TS 119 102-2 report schema (and its imports) from the DSS specs jars on Maven Central,
 # unpacked once into a cache folder; tests/etsi_schema.py validates the XML reports against it.
 if [ -z "${ETSI_XSD_DIR:-}" ]; then
