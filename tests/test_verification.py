@@ -175,7 +175,7 @@ def test_stored_document_report_in_json(
     assert signature["integrity"] == {"intact": True, "signature_valid": True}
     assert signature["trust"] == {"trusted": True}
     assert signature["revocation"] == {"checked": True, "status": "good"}
-    assert signature["long_term_indication"] == "PASSED"
+    assert signature["best_signature_time"] == signature["timestamps"][0]["time"]
     # The DSS and the archive timestamp follow the signature: permitted, LTA-style updates.
     assert signature["modifications"]["coverage"] == "entire_revision"
     assert signature["modifications"]["permitted"] is True

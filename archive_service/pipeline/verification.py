@@ -61,9 +61,7 @@ class VerificationMixin(ReadAccessMixin):
                 recorded_sha256=chosen.sha256,
                 recorded_signature_level=chosen.signature_level,
             )
-        outcome = "integrity_failure" if verification.verdict == "integrity_failure" else (
-            "valid" if verification.valid else "invalid"
-        )
+        outcome = verification.verdict
         self._record(ctx, "verify", outcome, document_id, chosen.number, chosen.sha256)
         return verification
 
@@ -95,7 +93,7 @@ class VerificationMixin(ReadAccessMixin):
         self._record(
             ctx,
             action,
-            "valid" if verification.valid else "invalid",
+            verification.verdict,
             match.document_id if match else None,
             match.version if match else None,
             sha256,

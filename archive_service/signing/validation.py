@@ -3,24 +3,27 @@
 The report is deliberately flat (strings, booleans, UTC datetimes): it is stored, rendered as
 JSON and printed by the CLI, and must not leak pyHanko types past this room.
 
-Levels are told apart by what validation confirms, not by what the file contains:
+The verdict follows ETSI EN 319 102-1 and agrees with the EU reference validator (DSS) on
+PAdES baseline documents; :mod:`~archive_service.signing.evidence_time` says at which moment
+each piece of evidence is judged. In short, for a validation time ``T``:
 
-* **B-B / B-T** — the classic check (:func:`pyhanko.sign.validation.async_validate_pdf_signature`)
-  at the validation moment: intact, valid, trusted; B-T adds a valid signature timestamp.
-  Revocation is checked when revocation data is available (embedded, or fetched if allowed) and
-  reported as ``not_checked`` otherwise.
-* **B-LT** — the same check in hard-fail mode with the DSS as the only source of revocation data
-  (or also fetched data, if allowed): the DSS must cover the signer's and the TSA's chains.
-* **B-LTA** — ETSI EN 319 102-1 long-term validation (pyHanko's ``ades_lta_validation``) passes,
-  using the document timestamp chain after the signature as evidence record, with fetching
-  disabled unless allowed.
+1. the signed bytes and the cryptographic signature are checked (``HASH_FAILURE``,
+   ``SIG_CRYPTO_FAILURE``); changes after signing that the signature does not permit are a
+   ``SIG_CONSTRAINTS_FAILURE`` (stricter than DSS, which only warns);
+2. archive (document) timestamps, newest first, move the proof of existence back in time as
+   long as each one's TSA chain was valid and not revoked at its own time and had not expired
+   when the next-newer proof (or ``T``) covered it;
+3. the signature timestamp, judged the same way, gives the *best signature time*;
+4. the signer's chain is judged at the best signature time, with revocation data from the
+   document (any data saying whether it was revoked *then* counts, whenever it was issued).
 
-Validating "as of" a later moment (``at``): certificates expire, so B-B … B-LT no longer hold
-once the seal certificate has expired; B-LTA holds while the newest archive timestamp's TSA
-certificate is valid. Nobody can hold revocation data issued in the future, so for a moment
-after now the validator *assumes* the newest archive timestamp's TSA chain is not revoked then
-(the same assumption pyHanko's ``simulate_future_ades_lta_validation`` makes); a validator that
-really runs then fetches that data instead (``allow_fetching=True``).
+So once valid, a signature stays valid until the newest timestamp's TSA chain expires: a stale
+OCSP response in the DSS does not turn it invalid a day later. Signatures without revocation
+data (B-B, B-T) are ``INDETERMINATE``: nothing says the signer was not revoked.
+
+The PAdES level is read from the document's structure (signature timestamp, DSS with
+revocation data, archive timestamp), as DSS reports it, so it stays filled in when the
+signature fails.
 """
 
 from __future__ import annotations
@@ -32,39 +35,18 @@ from dataclasses import asdict, dataclass, field, replace
 from io import BytesIO
 from typing import Any
 
-from asn1crypto import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESStatus
 from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.sign.validation.ades import ades_lta_validation
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError, SignatureValidationError
-from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
 from pyhanko.sign.validation.pdf_embedded import (
     EmbeddedPdfSignature,
     async_validate_pdf_timestamp,
 )
-from pyhanko.sign.validation.policy_decl import (
-    CertificateFetchingRule,
-    LocalKnowledge,
-    PdfSignatureValidationSpec,
-    RevinfoOnlineFetchingRule,
-    RevocationInfoGatheringSpec,
-    SignatureValidationSpec,
-)
 from pyhanko.sign.validation.status import PdfSignatureStatus
-from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.fetchers.api import FetcherBackend
-from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
-from pyhanko_certvalidator.policy_decl import (
-    CertRevTrustPolicy,
-    NonRevokedStatusAssertion,
-    RevocationCheckingPolicy,
-)
-from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from archive_service.signing._sync import run_sync
 from archive_service.signing.certificates import (
@@ -75,12 +57,24 @@ from archive_service.signing.certificates import (
     to_asn1_certificates,
 )
 from archive_service.signing.errors import UnreadablePdf
+from archive_service.signing.evidence_time import (
+    EvidenceSources,
+    TokenCheck,
+    path_expiry,
+    proof_before,
+    rolling_proofs,
+    token_time,
+)
 
 #: ``/SubFilter`` of PAdES baseline signatures; ``adbe.pkcs7.detached`` ones get no level.
 PADES_SUBFILTER = "/ETSI.CAdES.detached"
 
+#: ETSI main indications (EN 319 102-1 section 5.1.2), as DSS spells them.
+TOTAL_PASSED = "TOTAL_PASSED"
+TOTAL_FAILED = "TOTAL_FAILED"
+INDETERMINATE = "INDETERMINATE"
+
 _UNREADABLE_SIGNATURE = (PdfError, SignatureValidationError, ValueError, KeyError, TypeError)
-_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -92,8 +86,8 @@ class TimestampReport:
     authority: str | None
     #: The timestamped bytes are unchanged and the token's signature verifies.
     intact: bool
-    #: The TSA's chain is trusted at the validation moment (older ones may have expired: the
-    #: chain of later timestamps is what keeps them meaningful).
+    #: The token is evidence at the validation moment: its TSA chain was valid and not revoked
+    #: at its time, and had not expired when a newer timestamp (or the validator) covered it.
     trusted: bool
     coverage: str
 
@@ -111,16 +105,18 @@ class SignatureReport:
     #: Time certified by the signature timestamp (B-T and above).
     timestamp_time: dt.datetime | None
     timestamp_authority: str | None
-    #: ``B-B`` … ``B-LTA``: the highest level validation confirms, else ``None``.
+    #: ``B-B`` … ``B-LTA`` as the document's structure shows it (``None`` for a signature that
+    #: is not a PAdES baseline signature).
     level: str | None
     #: The signed bytes are unchanged.
     intact: bool
     #: The cryptographic signature verifies.
     valid: bool
-    #: The signer's certificate chains to one of the trust roots (at the validation moment, or
-    #: — for B-LTA — at the time the archive timestamps prove).
+    #: The signer's certificate chains to one of the trust roots at the best signature time
+    #: (revocation aside: see :attr:`revocation`).
     trusted: bool
-    #: The timestamp token is intact, valid and trusted; ``None`` when there is none.
+    #: The signature timestamp is intact and its TSA was trusted then; ``None`` when there is
+    #: none.
     timestamp_valid: bool | None
     #: Changes after signing (if any) are of a kind the signature permits.
     modifications_ok: bool
@@ -130,11 +126,17 @@ class SignatureReport:
     #: ``none``, ``lta_updates``, ``form_filling``, ``annotations``, ``other`` or ``unknown``.
     modification_level: str
     summary: str
-    #: ``good`` (revocation data says so), ``revoked``, or ``not_checked`` (none available).
+    #: ``good`` (revocation data says so at the best signature time), ``revoked``, or
+    #: ``not_checked`` (no usable revocation data).
     revocation: str = "not_checked"
-    #: ETSI long-term validation indication (``PASSED``, ``INDETERMINATE/NO_POE``, …), or
-    #: ``None`` when the signature has no embedded validation data to try it on.
-    long_term_indication: str | None = None
+    #: ETSI main indication: ``TOTAL_PASSED``, ``INDETERMINATE`` or ``TOTAL_FAILED``.
+    indication: str = INDETERMINATE
+    #: ETSI sub-indication (``HASH_FAILURE``, ``TRY_LATER``, ``OUT_OF_BOUNDS_NO_POE`` …), or
+    #: ``None`` when passed.
+    sub_indication: str | None = None
+    #: The moment the signer's certificate was judged at: the earliest proof of existence of
+    #: the signature (signature timestamp, else archive timestamp, else the validation time).
+    best_signature_time: dt.datetime | None = None
     #: Document timestamps appended after this signature, oldest first.
     archive_timestamps: tuple[TimestampReport, ...] = ()
     #: The moment the verdict applies to.
@@ -145,8 +147,16 @@ class SignatureReport:
     only_validation_data_after: bool = False
 
     @property
+    def passed(self) -> bool:
+        """ETSI ``TOTAL_PASSED``: the signature is valid at the validation moment."""
+        return self.indication == TOTAL_PASSED
+
+    @property
     def acceptable(self) -> bool:
-        """Intact, valid, trusted, with a good timestamp if it has one and no illegal changes."""
+        """Intact, valid, from a trusted signer, with a good timestamp if it has one, not
+        revoked, and no illegal changes — what a signer can confirm right after signing,
+        whatever revocation data the level carries (a fresh B-B is sound but indeterminate).
+        """
         return (
             self.intact
             and self.valid
@@ -179,16 +189,31 @@ class ValidationReport:
 
     @property
     def all_valid(self) -> bool:
-        """At least one signature, all acceptable, and the last one covers the whole file.
+        """At least one signature, all passed, and the last one covers the whole file.
 
         "Covers" includes a document timestamp appended after it (B-LTA): bytes after the final
         signature *and* its archive timestamps are covered by no one, whatever they contain.
         """
         return (
             bool(self.signatures)
+            and all(signature.passed for signature in self.signatures)
+            and self.signatures[-1].end_covered
+        )
+
+    @property
+    def all_acceptable(self) -> bool:
+        """At least one signature, all :attr:`SignatureReport.acceptable`, the last covering
+        the whole file: signed correctly, whatever revocation data the level carries."""
+        return (
+            bool(self.signatures)
             and all(signature.acceptable for signature in self.signatures)
             and self.signatures[-1].end_covered
         )
+
+    @property
+    def any_failed(self) -> bool:
+        """A signature is proven wrong (``TOTAL_FAILED``), not merely undecided."""
+        return any(signature.indication == TOTAL_FAILED for signature in self.signatures)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -208,7 +233,7 @@ def validate_pdf(
 ) -> ValidationReport:
     """Validate every signature in ``pdf`` against ``trust_roots``.
 
-    :param at: validate as of this moment (default: now); see the module docstring.
+    :param at: validate as of this moment (default: now, as the machine's clock says).
     :param allow_fetching: fetch missing revocation data and certificates online. Off by
         default: archived documents must validate from their embedded data alone.
     :param fetcher_backend: how to fetch when allowed (default: pyHanko's HTTP fetchers).
@@ -242,51 +267,294 @@ async def async_validate_pdf(
     """
     # pyHanko logs every failed path (expired, no POE, …) with a traceback at WARNING; the
     # verdict is in the report, so keep the service's log readable.
-    with _quiet("pyhanko", "pyhanko_certvalidator"):
-        return await _validate_all(
-            pdf, trust_roots, at, allow_fetching, fetcher_backend, analyse_modifications
-        )
-
-
-async def _validate_all(
-    pdf: bytes,
-    trust_roots: Sequence[CertificateLike],
-    at: dt.datetime | None,
-    allow_fetching: bool,
-    fetcher_backend: FetcherBackend | None,
-    analyse_modifications: bool,
-) -> ValidationReport:
-    roots = to_asn1_certificates(trust_roots)
     moment = _utc(at) or dt.datetime.now(dt.UTC)
-    try:
-        reader = PdfFileReader(BytesIO(pdf))
-        embedded = reader.embedded_regular_signatures
-        timestamps = reader.embedded_timestamp_signatures
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise UnreadablePdf(f"The file is not a readable PDF: {exc}") from exc
-    settings = _Settings(roots, moment, at is not None and moment > _now() + _CLOCK_SKEW,
-                         allow_fetching, fetcher_backend, _read_dss(reader))
-    archive = [await _timestamp_report(ts, settings) for ts in timestamps]
-    reports = []
-    for signature in embedded:
-        later = tuple(
-            report
-            for ts, report in zip(timestamps, archive, strict=True)
-            if ts.signed_revision > signature.signed_revision
+    with _quiet("pyhanko", "pyhanko_certvalidator"):
+        try:
+            reader = PdfFileReader(BytesIO(pdf))
+            embedded = reader.embedded_regular_signatures
+            timestamps = reader.embedded_timestamp_signatures
+        except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise UnreadablePdf(f"The file is not a readable PDF: {exc}") from exc
+        sources = EvidenceSources.from_dss(
+            to_asn1_certificates(trust_roots), _read_dss(reader),
+            allow_fetching=allow_fetching, fetcher_backend=fetcher_backend,
         )
-        report = await _validate_signature(
-            signature, settings, later, timestamps, skip_diff=not analyse_modifications
+        document = _DocumentTimestamps(
+            timestamps, [await _check_document_timestamp(ts, sources) for ts in timestamps],
+            moment,
         )
-        covered_from = signature.signed_revision
-        covered_until = max(
-            [signature.signed_revision]
-            + [ts.signed_revision for ts in timestamps if ts.signed_revision > covered_from]
-        )
-        harmless = report.modification_level == "lta_updates" or not analyse_modifications
-        if harmless and _only_dss_after(reader, covered_until):
-            report = replace(report, only_validation_data_after=True)
-        reports.append(report)
+        reports = []
+        for signature in embedded:
+            report = await _SignatureValidation(
+                signature, sources, document, moment, analyse_modifications
+            ).run()
+            harmless = report.modification_level == "lta_updates" or not analyse_modifications
+            if harmless and _only_dss_after(reader, document.last_revision_covering(signature)):
+                report = replace(report, only_validation_data_after=True)
+            reports.append(report)
     return ValidationReport(signatures=tuple(reports), validated_at=moment)
+
+
+@dataclass(frozen=True)
+class _CheckedTimestamp:
+    check: TokenCheck
+    authority: str | None
+    coverage: str
+
+
+class _DocumentTimestamps:
+    """The document's archive timestamps, each judged at its own time, and the proofs they
+    give (see :func:`~archive_service.signing.evidence_time.rolling_proofs`)."""
+
+    def __init__(
+        self,
+        embedded: Sequence[EmbeddedPdfSignature],
+        checked: Sequence[_CheckedTimestamp],
+        moment: dt.datetime,
+    ) -> None:
+        self._embedded = list(embedded)
+        self._checked = list(checked)
+        self._moment = moment
+        self._proofs = rolling_proofs([c.check for c in checked], moment)
+
+    def after(self, signature: EmbeddedPdfSignature) -> list[int]:
+        return [
+            index
+            for index, timestamp in enumerate(self._embedded)
+            if timestamp.signed_revision > signature.signed_revision
+        ]
+
+    def proof_for(self, signature: EmbeddedPdfSignature) -> dt.datetime:
+        """The earliest moment the archive timestamps prove the signature existed at."""
+        later = self.after(signature)
+        return self._proofs[later[0]] if later else self._moment
+
+    def reports(self, signature: EmbeddedPdfSignature) -> tuple[TimestampReport, ...]:
+        return tuple(self._report(index) for index in self.after(signature))
+
+    def last_revision_covering(self, signature: EmbeddedPdfSignature) -> int:
+        return max(
+            [signature.signed_revision]
+            + [self._embedded[index].signed_revision for index in self.after(signature)]
+        )
+
+    def _report(self, index: int) -> TimestampReport:
+        checked = self._checked[index]
+        holds_until = proof_before(checked.check, self._proofs, index, self._moment)
+        return TimestampReport(
+            field_name=self._embedded[index].field_name,
+            time=checked.check.time,
+            authority=checked.authority,
+            intact=checked.check.intact,
+            trusted=checked.check.holds_at(holds_until),
+            coverage=checked.coverage,
+        )
+
+
+async def _check_document_timestamp(
+    embedded: EmbeddedPdfSignature, sources: EvidenceSources
+) -> _CheckedTimestamp:
+    """A document timestamp judged at its own time (its TSA chain, with revocation)."""
+    try:
+        time = token_time(embedded.signed_data)
+        if time is None:
+            raise ValueError("the timestamp token has no time")
+        status = await async_validate_pdf_timestamp(
+            embedded, validation_context=sources.context(time, revocation=True), skip_diff=True
+        )
+    except _UNREADABLE_SIGNATURE:
+        return _CheckedTimestamp(TokenCheck(None, False, False, None), None, "unclear")
+    return _CheckedTimestamp(
+        TokenCheck(
+            time=time,
+            intact=bool(status.intact and status.valid),
+            trusted_then=bool(status.trusted),
+            chain_expires=path_expiry(status.validation_path),
+        ),
+        authority=subject_text(status.signing_cert),
+        coverage=status.coverage.name.lower() if status.coverage else "unclear",
+    )
+
+
+class _SignatureValidation:
+    """EN 319 102-1 validation of one signature at one moment (see the module docstring)."""
+
+    def __init__(
+        self,
+        embedded: EmbeddedPdfSignature,
+        sources: EvidenceSources,
+        document: _DocumentTimestamps,
+        moment: dt.datetime,
+        analyse_modifications: bool,
+    ) -> None:
+        self._embedded = embedded
+        self._sources = sources
+        self._document = document
+        self._moment = moment
+        self._analyse = analyse_modifications
+
+    async def run(self) -> SignatureReport:
+        try:
+            return await self._validate()
+        except _UNREADABLE_SIGNATURE as exc:
+            return _unreadable_report(self._embedded, exc)
+
+    async def _validate(self) -> SignatureReport:
+        # The bytes, the signature value, the modifications: independent of any moment.
+        basic, diff_readable = await self._basic_status()
+        level = self._structural_level(basic)
+        if not (basic.intact and basic.valid and diff_readable):
+            report = self._report(basic, basic, basic, level, None, self._moment)
+            if not diff_readable:
+                report = _with_summary(replace(
+                    report, modifications_ok=False, modification_level="unknown",
+                    indication=TOTAL_FAILED,
+                    sub_indication="HASH_FAILURE" if not report.intact else "FORMAT_FAILURE",
+                ))
+            return report
+        proof = self._document.proof_for(self._embedded)
+        best_time, at_best, timestamp_ok = await self._best_signature_time(basic, proof)
+        signer = at_best or await self._status(best_time, revocation=True)
+        chain = signer
+        if not signer.trusted and not signer.revoked:
+            # Tell "nothing says it was not revoked" from "no valid chain at all".
+            chain = await self._status(best_time, revocation=False)
+        return self._report(basic, signer, chain, level, timestamp_ok, best_time)
+
+    async def _basic_status(self) -> tuple[PdfSignatureStatus, bool]:
+        """The check at the validation moment, chain only, and whether the revisions after
+        the signature could be analysed at all (a damaged later revision cannot be)."""
+        try:
+            return await self._status(
+                self._moment, revocation=False, skip_diff=not self._analyse
+            ), True
+        except _UNREADABLE_SIGNATURE:
+            if not self._analyse:
+                raise
+        return await self._status(self._moment, revocation=False), False
+
+    async def _best_signature_time(
+        self, basic: PdfSignatureStatus, proof: dt.datetime
+    ) -> tuple[dt.datetime, PdfSignatureStatus | None, bool | None]:
+        """The signature timestamp's time if it holds at ``proof``, else ``proof`` itself.
+
+        Also returns the status judged at the timestamp's time (the signer's verdict then, so
+        it is not computed twice) and whether the timestamp held (``None``: no timestamp).
+        """
+        token = basic.timestamp_validity
+        if token is None:
+            return proof, None, None
+        if not (token.intact and token.valid) or token.timestamp is None:
+            return proof, None, False
+        stamped_at = _utc(token.timestamp)
+        assert stamped_at is not None
+        status = await self._status(stamped_at, revocation=True)
+        if _token_check(status, stamped_at).holds_at(proof):
+            return stamped_at, status, True
+        # No POE from it; still say whether the token itself is sound (its TSA chained to a
+        # trusted root then, revocation aside), as a signer confirming a fresh B-T needs.
+        chain_only = await self._status(stamped_at, revocation=False)
+        return proof, None, _token_check(chain_only, stamped_at).holds_at(proof)
+
+    async def _status(
+        self, moment: dt.datetime, *, revocation: bool, skip_diff: bool = True
+    ) -> PdfSignatureStatus:
+        context = self._sources.context(moment, revocation=revocation)
+        return await async_validate_pdf_signature(
+            self._embedded,
+            signer_validation_context=context,
+            ts_validation_context=self._sources.context(moment, revocation=revocation),
+            skip_diff=skip_diff,
+        )
+
+    def _structural_level(self, basic: PdfSignatureStatus) -> str | None:
+        """The PAdES baseline level the document's structure shows (as DSS reports it)."""
+        if self._embedded.sig_object.get("/SubFilter") != PADES_SUBFILTER:
+            return None
+        archive = self._document.after(self._embedded)
+        if basic.timestamp_validity is None and not archive:
+            return "B-B"
+        if not self._sources.has_revocation_data:
+            return "B-T"
+        return "B-LTA" if archive else "B-LT"
+
+    def _report(
+        self,
+        basic: PdfSignatureStatus,
+        signer: PdfSignatureStatus,
+        chain: PdfSignatureStatus,
+        level: str | None,
+        timestamp_ok: bool | None,
+        best_time: dt.datetime,
+    ) -> SignatureReport:
+        """``signer`` is the verdict with revocation at ``best_time``, ``chain`` without."""
+        timestamp = basic.timestamp_validity
+        trusted = bool(chain.trusted)
+        revocation = "not_checked"
+        if signer.revoked:
+            revocation = "revoked"
+        elif signer.trusted:
+            revocation = "good"
+        modification = basic.modification_level
+        cert = basic.signing_cert
+        report = SignatureReport(
+            field_name=self._embedded.field_name,
+            signer_subject=subject_text(cert),
+            signer_issuer=issuer_text(cert),
+            signer_serial=serial_hex(cert),
+            signing_time=_utc(basic.signer_reported_dt),
+            timestamp_time=_utc(timestamp.timestamp) if timestamp is not None else None,
+            timestamp_authority=subject_text(timestamp.signing_cert) if timestamp else None,
+            level=level,
+            intact=basic.intact,
+            valid=basic.valid,
+            trusted=trusted,
+            timestamp_valid=timestamp_ok,
+            modifications_ok=basic.docmdp_ok is not False,
+            coverage=basic.coverage.name.lower() if basic.coverage else "unclear",
+            modification_level=modification.name.lower() if modification else "unknown",
+            summary="",
+            revocation=revocation,
+            best_signature_time=best_time if basic.intact and basic.valid else None,
+            archive_timestamps=self._document.reports(self._embedded),
+            validated_at=self._moment,
+        )
+        main, sub = _indication(report, signer, chain)
+        return _with_summary(replace(report, indication=main, sub_indication=sub))
+
+
+def _token_check(status: PdfSignatureStatus, stamped_at: dt.datetime) -> TokenCheck:
+    """The signature timestamp of ``status``, judged in the context ``status`` was built with."""
+    judged = status.timestamp_validity
+    return TokenCheck(
+        time=stamped_at,
+        intact=True,
+        trusted_then=bool(judged is not None and judged.trusted),
+        chain_expires=path_expiry(judged.validation_path) if judged is not None else None,
+    )
+
+
+def _indication(
+    report: SignatureReport, signer: PdfSignatureStatus, chain: PdfSignatureStatus
+) -> tuple[str, str | None]:
+    """ETSI main and sub-indication of one signature (EN 319 102-1 section 5.1.3).
+
+    ``signer`` is judged with revocation at the best signature time, ``chain`` without: when
+    only the first fails, what is missing is revocation data valid then (``TRY_LATER``).
+    """
+    if not report.intact:
+        return TOTAL_FAILED, "HASH_FAILURE"
+    if not report.valid:
+        return TOTAL_FAILED, "SIG_CRYPTO_FAILURE"
+    if not report.modifications_ok:
+        return TOTAL_FAILED, "SIG_CONSTRAINTS_FAILURE"
+    if signer.trusted and not signer.revoked:
+        return TOTAL_PASSED, None
+    if signer.revoked or not chain.trusted:
+        problem = (signer if signer.revoked else chain).trust_problem_indic
+        name = problem.name if problem is not None else "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+        return INDETERMINATE, name
+    return INDETERMINATE, "TRY_LATER"
 
 
 def _only_dss_after(reader: PdfFileReader, revision: int) -> bool:
@@ -321,164 +589,11 @@ def _dss_references(reader: PdfFileReader) -> set[generic.Reference]:
     return found
 
 
-@dataclass(frozen=True)
-class _Settings:
-    roots: list[x509.Certificate]
-    moment: dt.datetime
-    future: bool
-    allow_fetching: bool
-    fetcher_backend: FetcherBackend | None
-    dss: DocumentSecurityStore | None
-
-    def context(self, *, hard_fail: bool) -> ValidationContext:
-        kwargs: dict[str, Any] = {
-            "trust_roots": self.roots,
-            "allow_fetching": self.allow_fetching,
-            "revocation_mode": "hard-fail" if hard_fail else "soft-fail",
-            "moment": self.moment,
-        }
-        if self.allow_fetching and self.fetcher_backend is not None:
-            kwargs["fetcher_backend"] = self.fetcher_backend
-        if self.dss is not None:
-            kwargs["other_certs"] = list(self.dss.load_certs())
-            return self.dss.as_validation_context(kwargs)
-        return ValidationContext(**kwargs)
-
-
 def _read_dss(reader: PdfFileReader) -> DocumentSecurityStore | None:
     try:
         return DocumentSecurityStore.read_dss(reader)
     except (NoDSSFoundError, *_UNREADABLE_SIGNATURE):
         return None
-
-
-async def _validate_signature(
-    embedded: EmbeddedPdfSignature,
-    settings: _Settings,
-    archive: tuple[TimestampReport, ...],
-    timestamps: Sequence[EmbeddedPdfSignature],
-    *,
-    skip_diff: bool,
-) -> SignatureReport:
-    try:
-        status = await async_validate_pdf_signature(
-            embedded,
-            signer_validation_context=settings.context(hard_fail=False),
-            ts_validation_context=settings.context(hard_fail=False),
-            skip_diff=skip_diff,
-        )
-        long_term = None
-        if settings.dss is not None:
-            long_term = await _long_term_checks(embedded, settings, bool(archive), timestamps)
-    except _UNREADABLE_SIGNATURE as exc:
-        return _unreadable_report(embedded, exc)
-    return _report_from_status(embedded, status, long_term, archive, settings.moment)
-
-
-@dataclass(frozen=True)
-class _LongTerm:
-    #: Hard-fail validation with the DSS (signer and signature timestamp) holds.
-    lt_ok: bool
-    revoked: bool
-    #: The ETSI LTA verdict, or ``None`` when there is no archive timestamp to try it with.
-    indication: str | None
-    lta_ok: bool
-
-
-async def _long_term_checks(
-    embedded: EmbeddedPdfSignature,
-    settings: _Settings,
-    has_archive_timestamp: bool,
-    timestamps: Sequence[EmbeddedPdfSignature],
-) -> _LongTerm:
-    strict = await async_validate_pdf_signature(
-        embedded,
-        signer_validation_context=settings.context(hard_fail=True),
-        ts_validation_context=settings.context(hard_fail=True),
-        skip_diff=True,  # the first pass analysed the modifications already
-    )
-    timestamp = strict.timestamp_validity
-    lt_ok = bool(
-        strict.intact and strict.valid and strict.trusted and timestamp is not None
-        and timestamp.intact and timestamp.valid and timestamp.trusted
-    )
-    indication = None
-    if has_archive_timestamp:
-        indication = await _lta_indication(embedded, settings, timestamps)
-    return _LongTerm(
-        lt_ok=lt_ok,
-        revoked=bool(strict.revoked),
-        indication=indication,
-        lta_ok=indication == AdESStatus.PASSED.name,
-    )
-
-
-async def _lta_indication(
-    embedded: EmbeddedPdfSignature,
-    settings: _Settings,
-    timestamps: Sequence[EmbeddedPdfSignature],
-) -> str:
-    assumptions = []
-    if settings.future and not settings.allow_fetching:
-        # No one holds revocation data from the future: assume the TSA chains still valid then
-        # are not revoked then (see the module docstring).
-        assumptions = [
-            NonRevokedStatusAssertion(cert.sha256, settings.moment)
-            for cert in _timestamp_certificates(embedded, timestamps)
-            if _valid_at(cert, settings.moment)
-        ]
-    rule = (
-        RevinfoOnlineFetchingRule.NO_HISTORICAL_FETCH
-        if settings.allow_fetching
-        else RevinfoOnlineFetchingRule.LOCAL_ONLY
-    )
-    policy = CertValidationPolicySpec(
-        trust_manager=SimpleTrustManager.build(trust_roots=settings.roots),
-        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy.from_legacy("hard-fail")),
-    )
-    spec = PdfSignatureValidationSpec(
-        diff_policy=None,  # analysed once, by the classic pass
-        signature_validation_spec=SignatureValidationSpec(
-            cert_validation_policy=policy,
-            local_knowledge=LocalKnowledge(nonrevoked_assertions=assumptions),
-            revinfo_gathering_policy=RevocationInfoGatheringSpec(
-                online_fetching_rule=rule,
-                fetcher_backend=settings.fetcher_backend if settings.allow_fetching else None,
-                certificate_fetching_rule=(
-                    CertificateFetchingRule.FOLLOW_ONLINE_RULE
-                    if settings.allow_fetching
-                    else CertificateFetchingRule.NEVER_FETCH
-                ),
-            ),
-        )
-    )
-    timing = ValidationTimingInfo(
-        validation_time=settings.moment,
-        best_signature_time=settings.moment,
-        point_in_time_validation=settings.future,
-    )
-    result = await ades_lta_validation(embedded, spec, timing_info=timing)
-    subindication = result.ades_subindic
-    if subindication.status is AdESStatus.PASSED:
-        return AdESStatus.PASSED.name
-    return f"{subindication.status.name}/{subindication.standard_name}"
-
-
-def _timestamp_certificates(
-    embedded: EmbeddedPdfSignature, timestamps: Sequence[EmbeddedPdfSignature]
-) -> list[x509.Certificate]:
-    """Certificates carried by the signature timestamp and the document timestamps."""
-    certs = []
-    for token in extract_tst_data_iter(embedded.signer_info, signed=False):
-        certs.extend(c.chosen for c in token["certificates"] if c.name == "certificate")
-    for timestamp in timestamps:
-        certs.extend([timestamp.signer_cert, *timestamp.other_embedded_certs])
-    return certs
-
-
-def _valid_at(cert: x509.Certificate, moment: dt.datetime) -> bool:
-    validity = cert["tbs_certificate"]["validity"]
-    return bool(validity["not_before"].native <= moment <= validity["not_after"].native)
 
 
 class _quiet:
@@ -494,78 +609,6 @@ class _quiet:
     def __exit__(self, *exc: object) -> None:
         for logger, level in zip(self._loggers, self._levels, strict=True):
             logger.setLevel(level)
-
-
-async def _timestamp_report(
-    embedded: EmbeddedPdfSignature, settings: _Settings
-) -> TimestampReport:
-    try:
-        status = await async_validate_pdf_timestamp(
-            embedded, validation_context=settings.context(hard_fail=False), skip_diff=True
-        )
-    except _UNREADABLE_SIGNATURE:
-        return TimestampReport(embedded.field_name, None, None, False, False, "unclear")
-    return TimestampReport(
-        field_name=embedded.field_name,
-        time=_utc(status.timestamp),
-        authority=subject_text(status.signing_cert),
-        intact=bool(status.intact and status.valid),
-        trusted=bool(status.trusted),
-        coverage=status.coverage.name.lower() if status.coverage else "unclear",
-    )
-
-
-def _report_from_status(
-    embedded: EmbeddedPdfSignature,
-    status: PdfSignatureStatus,
-    long_term: _LongTerm | None,
-    archive: tuple[TimestampReport, ...],
-    moment: dt.datetime,
-) -> SignatureReport:
-    timestamp = status.timestamp_validity
-    timestamp_valid = (
-        None if timestamp is None else timestamp.intact and timestamp.valid and timestamp.trusted
-    )
-    trusted = status.trusted
-    is_pades = embedded.sig_object.get("/SubFilter") == PADES_SUBFILTER
-    level: str | None = None
-    if is_pades and status.intact and status.valid:
-        if long_term is not None and long_term.lta_ok:
-            level, trusted, timestamp_valid = "B-LTA", True, True
-        elif long_term is not None and long_term.lt_ok:
-            level = "B-LT"
-        elif trusted:
-            level = "B-T" if timestamp_valid else "B-B"
-    revocation = "not_checked"
-    if status.revoked or (long_term is not None and long_term.revoked):
-        revocation = "revoked"
-    elif long_term is not None and (long_term.lt_ok or long_term.lta_ok):
-        revocation = "good"
-    modification = status.modification_level
-    cert = status.signing_cert
-    report = SignatureReport(
-        field_name=embedded.field_name,
-        signer_subject=subject_text(cert),
-        signer_issuer=issuer_text(cert),
-        signer_serial=serial_hex(cert),
-        signing_time=_utc(status.signer_reported_dt),
-        timestamp_time=_utc(timestamp.timestamp) if timestamp is not None else None,
-        timestamp_authority=subject_text(timestamp.signing_cert) if timestamp else None,
-        level=level,
-        intact=status.intact,
-        valid=status.valid,
-        trusted=trusted,
-        timestamp_valid=timestamp_valid,
-        modifications_ok=status.docmdp_ok is not False,
-        coverage=status.coverage.name.lower() if status.coverage else "unclear",
-        modification_level=modification.name.lower() if modification else "unknown",
-        summary="",
-        revocation=revocation,
-        long_term_indication=long_term.indication if long_term is not None else None,
-        archive_timestamps=archive,
-        validated_at=moment,
-    )
-    return _with_summary(report)
 
 
 def _unreadable_report(embedded: EmbeddedPdfSignature, exc: Exception) -> SignatureReport:
@@ -591,11 +634,31 @@ def _unreadable_report(embedded: EmbeddedPdfSignature, exc: Exception) -> Signat
         coverage="unclear",
         modification_level="unknown",
         summary=f"Invalid: the signature could not be checked ({exc}).",
+        indication=TOTAL_FAILED,
+        sub_indication="FORMAT_FAILURE",
     )
 
 
 def _with_summary(report: SignatureReport) -> SignatureReport:
     return replace(report, summary=_summary(report))
+
+
+#: What each sub-indication means for a reader, when the signature did not pass.
+_REASONS = {
+    "TRY_LATER": "no revocation data shows the signer's certificate was not revoked at "
+    "{when}",
+    "OUT_OF_BOUNDS_NO_POE": "the signer's certificate was not valid at {when} and nothing "
+    "proves the signature existed while it was",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "the signer's certificate was not valid at {when} and nothing "
+    "proves the signature existed while it was",
+    "REVOKED_NO_POE": "the signer's certificate was REVOKED before {when}, the earliest proof "
+    "that the signature existed",
+    "REVOKED_CA_NO_POE": "a CA certificate in the signer's chain was REVOKED before {when}",
+    "NO_CERTIFICATE_CHAIN_FOUND": "the signer's certificate does not chain to a trusted root",
+    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "the signer's certificate chain could not be "
+    "validated at {when}",
+    "NO_POE": "no proof of existence in time for the signature",
+}
 
 
 def _summary(report: SignatureReport) -> str:
@@ -604,10 +667,10 @@ def _summary(report: SignatureReport) -> str:
     if not report.valid:
         return "Invalid: the cryptographic signature does not verify."
     kind = f"PAdES {report.level}" if report.level else "non-PAdES"
-    if report.level is None and report.timestamp_time is not None:
-        kind = "PAdES"
-    parts = [f"{'Valid' if report.acceptable and report.level else 'Problem with'} {kind} "
-             f"signature by {report.signer_subject}"]
+    opening = {TOTAL_PASSED: "Valid", TOTAL_FAILED: "Invalid"}.get(
+        report.indication, "Indeterminate"
+    )
+    parts = [f"{opening} {kind} signature by {report.signer_subject}"]
     if report.timestamp_time is not None:
         parts.append(
             f"timestamped {_jsonable(report.timestamp_time)} by {report.timestamp_authority}"
@@ -618,16 +681,15 @@ def _summary(report: SignatureReport) -> str:
         parts.append(
             f"{len(report.archive_timestamps)} archive timestamp(s), newest "
             f"{_jsonable(newest.time)} by {newest.authority}"
+            + ("" if newest.trusted else " (NOT trusted at the validation time)")
         )
-    if report.revocation == "revoked":
-        parts.append("a certificate in its chain is REVOKED")
-    if not report.trusted:
-        parts.append(
-            "the signer's certificate does not chain to a trusted root at "
-            f"{_jsonable(report.validated_at)}"
-        )
-    if report.long_term_indication not in (None, "PASSED"):
-        parts.append(f"long-term validation: {report.long_term_indication}")
+    if not report.modifications_ok:
+        parts.append("changes after signing that the signature does not permit")
+    elif report.sub_indication in _REASONS:
+        when = _jsonable(report.best_signature_time or report.validated_at)
+        parts.append(_REASONS[report.sub_indication].format(when=when))
+    elif report.sub_indication is not None:
+        parts.append(f"{report.indication}/{report.sub_indication}")
     if report.coverage == "entire_file":
         parts.append("covers the entire file")
     else:
@@ -636,10 +698,6 @@ def _summary(report: SignatureReport) -> str:
             f"the file was extended after signing ({report.modification_level}, {verdict})"
         )
     return "; ".join(parts) + "."
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:

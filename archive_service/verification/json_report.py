@@ -92,7 +92,7 @@ def signature_json(
             "checked": signature.revocation != "not_checked",
             "status": signature.revocation,
         },
-        "long_term_indication": signature.long_term_indication,
+        "best_signature_time": iso(signature.best_signature_time),
         "modifications": {
             "coverage": signature.coverage,
             "level": signature.modification_level,

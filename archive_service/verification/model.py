@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from archive_service.signing import SignatureReport, ValidationReport
+from archive_service.signing.validation import TOTAL_FAILED as TOTAL_FAILED_NAME
+from archive_service.signing.validation import TOTAL_PASSED as TOTAL_PASSED_NAME
 from archive_service.verification.evidence import SignatureEvidence
 
 TOTAL_PASSED = "urn:etsi:019102:mainindication:total-passed"
@@ -20,7 +22,7 @@ TOTAL_FAILED = "urn:etsi:019102:mainindication:total-failed"
 INDETERMINATE = "urn:etsi:019102:mainindication:indeterminate"
 SUBINDICATION = "urn:etsi:019102:subindication:"
 
-Verdict = Literal["valid", "invalid", "unsigned", "integrity_failure"]
+Verdict = Literal["valid", "invalid", "indeterminate", "unsigned", "integrity_failure"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,11 @@ class Verification:
             return "integrity_failure"
         if not self.validation.signatures:
             return "unsigned"
-        return "valid" if self.validation.all_valid else "invalid"
+        if self.validation.all_valid:
+            return "valid"
+        if self.validation.any_failed or not self.covers_whole_file:
+            return "invalid"
+        return "indeterminate"
 
     @property
     def valid(self) -> bool:
@@ -98,31 +104,27 @@ class Verification:
             )
         if all(indication(s).main == TOTAL_PASSED for s in signatures):
             return "Invalid: bytes were added after the last signature; they are signed by no one."
+        if self.verdict == "indeterminate":
+            return (
+                "Indeterminate: no signature is proven wrong, but at least one cannot be "
+                "confirmed from the data the file carries (see each signature's summary)."
+            )
         return "Invalid: at least one signature does not pass (see each signature's summary)."
 
 
 def indication(signature: SignatureReport) -> Indication:
-    """ETSI TS 119 102-2 status of one signature, from the signing room's verdict fields.
+    """ETSI TS 119 102-2 status of one signature: the signing room's EN 319 102-1 verdict.
 
     Failures that prove the signature wrong are ``total-failed``; what cannot be decided from
-    the data at hand (no chain to a trust root, a timestamp that cannot be trusted) is
-    ``indeterminate``, as ETSI EN 319 102-1 section 5.1.3 lays out. Changes after signing
-    that the signature does not permit are reported as ``SIG_CONSTRAINTS_FAILURE``, a signer
-    certificate the embedded or fetched revocation data shows revoked as ``REVOKED``.
+    the data at hand (no revocation data valid at the best signature time, a certificate
+    expired with no proof the signature existed before, no chain to a trust root) is
+    ``indeterminate``, as ETSI EN 319 102-1 section 5.1.3 lays out.
     """
-    if not signature.intact:
-        return Indication(TOTAL_FAILED, "HASH_FAILURE")
-    if not signature.valid:
-        return Indication(TOTAL_FAILED, "SIG_CRYPTO_FAILURE")
-    if not signature.modifications_ok:
-        return Indication(TOTAL_FAILED, "SIG_CONSTRAINTS_FAILURE")
-    if signature.revocation == "revoked":
-        return Indication(TOTAL_FAILED, "REVOKED")
-    if not signature.trusted:
-        return Indication(INDETERMINATE, "NO_CERTIFICATE_CHAIN_FOUND")
-    if signature.timestamp_valid is False:
-        return Indication(INDETERMINATE, "NO_POE")
-    return Indication(TOTAL_PASSED)
+    main = {
+        TOTAL_PASSED_NAME: TOTAL_PASSED,
+        TOTAL_FAILED_NAME: TOTAL_FAILED,
+    }.get(signature.indication, INDETERMINATE)
+    return Indication(main, signature.sub_indication if main != TOTAL_PASSED else None)
 
 
 #: The status of a file that has no signature at all (the ETSI report still needs one entry).

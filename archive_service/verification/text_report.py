@@ -8,7 +8,9 @@ from archive_service.views import iso
 
 
 def verification_text(verification: Verification) -> list[str]:
-    verdict = "VALID" if verification.valid else "NOT VALID"
+    verdict = {"valid": "VALID", "indeterminate": "INDETERMINATE"}.get(
+        verification.verdict, "NOT VALID"
+    )
     lines = [f"{verdict} — {verification.summary}"]
     lines.append(f"  file sha256 {verification.sha256}")
     if verification.recorded_sha256 is not None:
@@ -30,7 +32,7 @@ def verification_text(verification: Verification) -> list[str]:
 _REVOCATION = {
     "good": "not revoked (embedded or fetched revocation data)",
     "revoked": "REVOKED",
-    "not_checked": "not checked (no revocation data in the file)",
+    "not_checked": "not established (no revocation data valid at the best signature time)",
 }
 
 
@@ -57,6 +59,7 @@ def signature_text(number: int, signature: SignatureReport) -> list[str]:
         f"  level:         {signature.level or 'none'}",
         f"  signing time:  {iso(signature.signing_time) or 'not stated'} (claimed by the signer)",
         f"  timestamp:     {timestamp}",
+        f"  judged at:     {iso(signature.best_signature_time) or 'n/a'} (best signature time)",
         f"  integrity:     {'intact' if signature.intact else 'CHANGED'}, signature "
         f"{'verifies' if signature.valid else 'does NOT verify'}",
         f"  trust:         {'chains to a trusted root' if signature.trusted else 'NOT trusted'}",

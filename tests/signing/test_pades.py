@@ -46,7 +46,7 @@ def test_b_t_signature_is_confirmed_with_timestamp(
     assert "issuing CA" in signed_bt.signer_issuer
 
     report = validate_pdf(signed_bt.pdf, [pki.root_cert])
-    assert report.all_valid
+    assert report.all_acceptable
     (signature,) = report.signatures
     assert signature.level == "B-T"
     assert signature.timestamp_time == signed_bt.signed_at
@@ -59,7 +59,7 @@ def test_b_b_signature_has_no_timestamp(pki: TestPki, unsigned_pdf: bytes) -> No
     signed = signer.sign(unsigned_pdf, reason="Архівування")
     assert signed.level == "B-B"
     report = validate_pdf(signed.pdf, [pki.root_cert])
-    assert report.all_valid
+    assert report.all_acceptable
     assert report.signatures[0].level == "B-B"
     assert report.signatures[0].timestamp_time is None
     assert report.signatures[0].signing_time == signed.signed_at
@@ -74,7 +74,7 @@ def test_from_pkcs12_signs_b_t(pki: TestPki, unsigned_pdf: bytes) -> None:
     )
     signed = signer.sign(unsigned_pdf, reason="Архівування", location="Київ")
     assert (signed.level, signed.signer_kind, signed.qualified) == ("B-T", "pkcs12", False)
-    assert validate_pdf(signed.pdf, [pki.root_cert]).all_valid
+    assert validate_pdf(signed.pdf, [pki.root_cert]).all_acceptable
 
 
 @pytest.mark.parametrize("passphrase", [b"wrong", None])
@@ -138,7 +138,7 @@ def test_second_signature_goes_into_a_new_field(
     assert [s.field_name for s in report.signatures] == ["ArchiveSeal1", "ArchiveSeal2"]
     assert report.signatures[0].coverage == "entire_revision"
     assert report.signatures[0].modifications_ok
-    assert report.all_valid
+    assert report.all_acceptable
 
 
 def test_garbage_is_refused_as_input_error(pki: TestPki) -> None:

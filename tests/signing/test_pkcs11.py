@@ -91,7 +91,7 @@ def _assert_valid_token_signature(
     assert not signed.qualified
     assert signed.signer_serial == format(token.issued.cert.serial_number, "x")
     report = validate_pdf(signed.pdf, trust_roots)
-    assert report.all_valid, report.signatures[0].summary
+    assert report.all_acceptable, report.signatures[0].summary
     (signature,) = report.signatures
     assert signature.valid and signature.intact and signature.trusted
     assert signature.level == level
@@ -181,7 +181,7 @@ def test_signing_from_several_threads_shares_one_session(
         )
     assert len({document.pdf for document in signed}) == 8
     for document in signed:
-        assert validate_pdf(document.pdf, trust_roots).all_valid
+        assert validate_pdf(document.pdf, trust_roots).all_acceptable
     first = open_pkcs11_signer(token.token.config())
     second = open_pkcs11_signer(token.token.config())
     assert first.pkcs11_session is second.pkcs11_session
@@ -308,4 +308,6 @@ def test_configured_token_signer_at_every_level_with_the_test_pki(
     assert (signed.level, signed.signer_kind, signed.qualified) == (level, "pkcs11", False)
     assert "Печатка на токені" in signed.signer_subject
     report = validate_pdf(signed.pdf, setup.trust_roots)
-    assert report.all_valid and report.signatures[0].level == level
+    assert report.all_acceptable and report.signatures[0].level == level
+    # B-B and B-T carry no revocation data: sound, but indeterminate (as DSS says)
+    assert report.all_valid is (level in ("B-LT", "B-LTA"))

@@ -19,7 +19,10 @@ def test_intact_signature_is_reported_in_full(signed_bt: SignedDocument, pki: Te
     assert signature.modification_level == "none"
     assert signature.signer_subject == signed_bt.signer_subject
     assert signature.signing_time is not None
-    assert signature.summary.startswith("Valid PAdES B-T signature by ")
+    # a B-T carries no revocation data: sound, but indeterminate (EN 319 102-1, DSS)
+    assert (signature.indication, signature.sub_indication) == ("INDETERMINATE", "TRY_LATER")
+    assert signature.acceptable and signature.revocation == "not_checked"
+    assert signature.summary.startswith("Indeterminate PAdES B-T signature by ")
     assert "\n" not in signature.summary
 
 
@@ -33,8 +36,9 @@ def test_changed_byte_in_signed_range_breaks_integrity(
     report = validate_pdf(bytes(tampered), [pki.root_cert])
     (signature,) = report.signatures
     assert signature.intact is False
-    assert signature.level is None
-    assert report.all_valid is False
+    assert signature.level == "B-T"  # the structure is still there; the verdict says the rest
+    assert (signature.indication, signature.sub_indication) == ("TOTAL_FAILED", "HASH_FAILURE")
+    assert report.all_valid is False and report.any_failed
     assert "changed after signing" in signature.summary
 
 
@@ -45,6 +49,7 @@ def test_foreign_root_is_not_trusted(signed_bt: SignedDocument, foreign_pki: Tes
     assert signature.trusted is False
     assert report.all_valid is False
     assert "does not chain to a trusted root" in signature.summary
+    assert signature.sub_indication == "NO_CERTIFICATE_CHAIN_FOUND"
 
 
 def test_unsigned_pdf_has_no_signatures(unsigned_pdf: bytes, pki: TestPki) -> None:
@@ -83,8 +88,10 @@ def test_update_after_signing_is_reported(signed_bt: SignedDocument, pki: TestPk
 def test_as_dict_is_json_with_iso_times(signed_bt: SignedDocument, pki: TestPki) -> None:
     as_dict = validate_pdf(signed_bt.pdf, [pki.root_cert]).as_dict()
     decoded = json.loads(json.dumps(as_dict))
-    assert decoded["all_valid"] is True
+    assert decoded["all_valid"] is False  # B-T: indeterminate
     signature = decoded["signatures"][0]
+    assert signature["indication"] == "INDETERMINATE"
+    assert signature["best_signature_time"].endswith("Z")
     assert signature["level"] == "B-T"
     assert signature["timestamp_time"].endswith("Z")
     assert signature["timestamp_time"][:4].isdigit() and "T" in signature["timestamp_time"]
@@ -96,5 +103,5 @@ def test_trust_roots_may_be_pem_or_cryptography_objects(
     from cryptography import x509
 
     pyca_root = x509.load_pem_x509_certificate(pki.root_pem())
-    assert validate_pdf(signed_bt.pdf, [pki.root_pem()]).all_valid
-    assert validate_pdf(signed_bt.pdf, [pyca_root]).all_valid
+    assert validate_pdf(signed_bt.pdf, [pki.root_pem()]).all_acceptable
+    assert validate_pdf(signed_bt.pdf, [pyca_root]).all_acceptable
