@@ -1,9 +1,11 @@
 """A structural check of ETSI TS 119 102-2 (V1.2.1) validation reports, written for our tests.
 
-The official schema cannot be fetched here and is not vendored into the project, so the tests
-check what a reader of the standard relies on: the namespace, the root, the order of the
-elements a ``SignatureValidationReport`` may hold, a main indication from the three the standard
-defines, sub-indications in its URN space, and ``xs:dateTime`` values where times are given.
+It needs nothing installed, so every report test can use it; the official schema (fetched at
+test time, see ``tests/etsi_schema.py``) is the authority on the shape. What this adds is what
+the schema leaves open: a main indication from the three the standard defines (the schema only
+asks for a URI), sub-indications in its URN space, and time zones on the ``xs:dateTime`` values.
+It also checks the namespace, the root and the order of the elements a
+``SignatureValidationReport`` may hold.
 """
 
 from __future__ import annotations
