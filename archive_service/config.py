@@ -102,6 +102,9 @@ class Settings:
     #: Render in a recycled worker process (protects long-running servers from Typst's memory
     #: growth); tests may render in-process.
     render_in_process: bool = False
+    #: Cap on one rendering worker process's memory (data segment), in MiB; 0: no cap. A journal
+    #: that needs more is refused (413 too_large_to_render) instead of exhausting the machine.
+    render_memory_mb: int = 1024
     #: Page size for list endpoints.
     page_size: int = 50
     #: Write the audit chain head to the object store every this many events (0 = only on
@@ -218,6 +221,8 @@ def load_settings(
     _check_choice("signer", settings.signer, SIGNERS)
     for kind in settings.signer_by_institution.values():
         _check_choice("signer_by_institution", kind, (EXTERNAL_SIGNER,))
+    if settings.render_memory_mb < 0:
+        raise ConfigurationError("ARCHIVE_RENDER_MEMORY_MB must be 0 (no cap) or more.")
     if settings.signing_request_days < 1:
         raise ConfigurationError("ARCHIVE_SIGNING_REQUEST_DAYS must be at least 1.")
     return settings

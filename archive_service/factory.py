@@ -41,7 +41,10 @@ def build_archive(settings: Settings) -> Archive:
         sessions=sessions,
         read_sessions=read_sessions,
         store=store,
-        renderer=TypstRenderer(in_process=settings.render_in_process),
+        renderer=TypstRenderer(
+            in_process=settings.render_in_process,
+            memory_limit_bytes=settings.render_memory_mb * 2**20,
+        ),
         signer_for=signing.signer_for,
         trust_roots=signing.trust_roots,
         renewal_timestamper=signing.renewal_timestamper,

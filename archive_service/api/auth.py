@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -10,7 +9,9 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, request
 
 from archive_service.access import authenticate, presented_token_id
+from archive_service.api.params import text_header
 from archive_service.errors import Unauthorized
+from archive_service.journal.text import escape_refused
 from archive_service.pipeline import Archive, RequestContext
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,12 +36,10 @@ def _bearer_token() -> str:
 
 
 def _purpose() -> str | None:
-    """The stated purpose; curl and most clients send Ukrainian text as raw UTF-8 bytes,
-    which WSGI hands over decoded as Latin-1, so undo that when it is what happened."""
-    purpose = request.headers.get("X-Purpose", "").strip()
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        purpose = purpose.encode("latin-1").decode("utf-8")
-    return purpose[:MAX_PURPOSE_LENGTH] or None
+    """The stated purpose, recorded with every event of the request: one line of visible text
+    (control and invisible formatting characters are refused with 422), cut to the limit."""
+    purpose = text_header("X-Purpose")
+    return purpose[:MAX_PURPOSE_LENGTH] if purpose else None
 
 
 def context() -> RequestContext:
@@ -55,7 +54,7 @@ def _record_refusal(token: str | None) -> None:
         presented_token_id(token) if token else None,
         {
             "method": request.method,
-            "path": request.path[:200],
+            "path": escape_refused(request.path[:200]),
             "reason": "invalid_token" if token else "no_token",
         },
     )

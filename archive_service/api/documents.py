@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from archive_service.api.auth import archive, authenticated, context
+from archive_service.api.params import int_param, path_id, text_param
 from archive_service.api.verify import report_format, verification_response
-from archive_service.errors import ErrorDetail, InvalidInput
 from archive_service.pipeline import DocumentFilter, Retrieval
 
 bp = Blueprint("documents", __name__, url_prefix="/api/v1/documents")
-
-
-def _int_arg(name: str, default: int | None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidInput(
-            f"Query parameter {name!r} must be a positive whole number, not {raw!r}.",
-            [ErrorDetail(name, "positive integer expected")],
-        )
-    return int(raw)
 
 
 def _send(retrieval: Retrieval) -> Response:
@@ -39,31 +27,32 @@ def _send(retrieval: Retrieval) -> Response:
 @authenticated
 def list_documents():  # type: ignore[no-untyped-def]
     filters = DocumentFilter(
-        institution=request.args.get("institution") or None,
-        school_year=request.args.get("school_year") or None,
-        class_name=request.args.get("class_name") or None,
+        institution=text_param("institution"),
+        school_year=text_param("school_year"),
+        class_name=text_param("class_name"),
     )
-    page = _int_arg("page", 1) or 1
+    page = int_param("page", 1) or 1
     return jsonify(archive().list_documents(filters, page, context()))
 
 
 @bp.get("/<document_id>")
 @authenticated
 def get_document(document_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(archive().get_document(document_id, context()))
+    return jsonify(archive().get_document(path_id("document_id", document_id), context()))
 
 
 @bp.get("/<document_id>/pdf")
 @authenticated
 def get_pdf(document_id: str) -> Response:
-    version = _int_arg("version", None)
-    return _send(archive().retrieve(document_id, version, "pdf", context()))
+    version = int_param("version", None)
+    return _send(archive().retrieve(path_id("document_id", document_id), version, "pdf", context()))
 
 
 @bp.get("/<document_id>/source")
 @authenticated
 def get_source(document_id: str) -> Response:
-    version = _int_arg("version", None)
+    version = int_param("version", None)
+    document_id = path_id("document_id", document_id)
     return _send(archive().retrieve(document_id, version, "source", context()))
 
 
@@ -71,5 +60,6 @@ def get_source(document_id: str) -> Response:
 @authenticated
 def get_verification(document_id: str) -> Response:
     chosen = report_format()
-    version = _int_arg("version", None)
+    version = int_param("version", None)
+    document_id = path_id("document_id", document_id)
     return verification_response(archive().verify_document(document_id, version, context()), chosen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from archive_service.errors import ArchiveError
 
@@ -29,8 +29,23 @@ def _archive_error(exc: ArchiveError) -> Response:
     return error_response(exc.status, body["code"], body["message"], body["details"])
 
 
+#: Where a refusal by the HTTP framework itself points: the part of the request at fault.
+_HTTP_ERROR_PATHS = {
+    400: "request",
+    404: "path",
+    405: "method",
+    411: "header:Content-Length",
+    414: "path",
+    415: "header:Content-Type",
+    431: "headers",
+}
+
+
 def _http_error(exc: HTTPException) -> Response:
+    """Refusals of the framework (unknown URL, wrong method, body or headers too large…) in
+    the same JSON shape as the service's own, with the part of the request at fault."""
     code = (exc.name or "error").lower().replace(" ", "_")
+    status = exc.code or 500
     if exc.code == 413:
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return error_response(
@@ -40,7 +55,13 @@ def _http_error(exc: HTTPException) -> Response:
             "or ask the administrator to raise ARCHIVE_MAX_UPLOAD_BYTES.",
             [{"path": "body", "message": f"more than {limit} bytes"}],
         )
-    return error_response(exc.code or 500, code, exc.description or exc.name)
+    message = exc.description or exc.name
+    path = _HTTP_ERROR_PATHS.get(status)
+    details = [{"path": path, "message": exc.name}] if path else None
+    response = error_response(status, code, message, details)
+    if status == 405 and isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
 
 
 def _unexpected(exc: Exception) -> Response:

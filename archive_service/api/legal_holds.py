@@ -9,13 +9,15 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from archive_service.api.auth import archive, authenticated, context
+from archive_service.api.params import MAX_INT32, checked_text, path_id
 from archive_service.errors import ErrorDetail, MalformedInput
 
 bp = Blueprint("legal_holds", __name__, url_prefix="/api/v1/documents")
 
 
 def _reason() -> str:
-    """The body's ``reason``; emptiness and length are the pipeline's rules to judge."""
+    """The body's ``reason``; emptiness and length are the pipeline's rules to judge, its
+    characters (it is recorded and exported) are checked here like every recorded text."""
     body = request.get_json(silent=True) if request.get_data(cache=True) else {}
     if not isinstance(body, dict):
         raise MalformedInput(
@@ -27,12 +29,19 @@ def _reason() -> str:
         raise MalformedInput(
             "The reason must be a string.", [ErrorDetail("/reason", "string expected")]
         )
-    return reason or ""
+    if not reason:
+        return ""
+    return checked_text(reason, "reason", max_length=None, what="The reason")
 
 
-@bp.put("/<document_id>/versions/<int:version_number>/legal-hold")
+#: A version number in the URL: ASCII digits, 1 to PostgreSQL's largest ``integer``.
+_VERSION = f"<int(min=1, max={MAX_INT32}):version_number>"
+
+
+@bp.put(f"/<document_id>/versions/{_VERSION}/legal-hold")
 @authenticated
 def set_legal_hold(document_id: str, version_number: int):  # type: ignore[no-untyped-def]
+    document_id = path_id("document_id", document_id)
     return jsonify(
         archive().set_legal_hold(
             document_id, version_number, on=True, reason=_reason(), ctx=context()
@@ -40,9 +49,10 @@ def set_legal_hold(document_id: str, version_number: int):  # type: ignore[no-un
     )
 
 
-@bp.delete("/<document_id>/versions/<int:version_number>/legal-hold")
+@bp.delete(f"/<document_id>/versions/{_VERSION}/legal-hold")
 @authenticated
 def clear_legal_hold(document_id: str, version_number: int):  # type: ignore[no-untyped-def]
+    document_id = path_id("document_id", document_id)
     return jsonify(
         archive().set_legal_hold(
             document_id, version_number, on=False, reason=_reason(), ctx=context()

@@ -15,6 +15,7 @@ from asn1crypto import pem
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from archive_service.api.auth import archive, authenticated, context
+from archive_service.api.params import path_id
 from archive_service.errors import ErrorDetail, MalformedInput
 from archive_service.pipeline import IngestResult, PendingSignature
 from archive_service.signing.external import CmsSignature, RawSignature, SignatureAnswer
@@ -123,6 +124,7 @@ def list_requests() -> Response:
 @bp.get("/<request_id>")
 @authenticated
 def get_request(request_id: str) -> Response:
+    request_id = path_id("request_id", request_id)
     response = jsonify(with_links(archive().signing_request(request_id, context())))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -132,6 +134,7 @@ def get_request(request_id: str) -> Response:
 @authenticated
 def post_signature(request_id: str) -> Response:
     """``201`` with the archived version, exactly like a finished upload."""
+    request_id = path_id("request_id", request_id)
     result = archive().finish_signing_request(request_id, _answer(), context())
     body = archived_body(result) | {"signing_request": request_id}
     response = jsonify(body)

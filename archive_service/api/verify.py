@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from archive_service.api.auth import archive, authenticated, context
-from archive_service.errors import ErrorDetail, InvalidInput
+from archive_service.api.params import choice_param
 from archive_service.verification import Verification, etsi_report_xml, verification_json
 
 bp = Blueprint("verify", __name__, url_prefix="/api/v1")
@@ -19,13 +19,7 @@ REPORT_FORMATS = ("json", "etsi")
 
 def report_format() -> str:
     """The requested form; checked before any work is done or audited."""
-    chosen = request.args.get("format") or "json"
-    if chosen not in REPORT_FORMATS:
-        raise InvalidInput(
-            f"Query parameter 'format' must be one of {', '.join(REPORT_FORMATS)}, not {chosen!r}.",
-            [ErrorDetail("format", "json or etsi")],
-        )
-    return chosen
+    return choice_param("format", REPORT_FORMATS, "json")
 
 
 def verification_response(verification: Verification, chosen: str) -> Response:

@@ -155,6 +155,11 @@ def _message(error: ValidationError) -> str:
     if keyword in ("minimum", "maximum"):
         low, high = schema.get("minimum"), schema.get("maximum")
         return f"{quote(instance)} is out of range: expected a whole number from {low} to {high}."
+    if keyword == "maxLength":
+        return (
+            f"The text is {len(instance)} characters long: at most {error.validator_value} are "
+            f"accepted here ({quote(instance, 40)})."
+        )
     if keyword == "minItems":
         return f"The list is empty: expected at least {error.validator_value} item."
     return f"{error.message}."

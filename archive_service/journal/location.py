@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from archive_service.journal.text import escape_refused
+
 #: A field name or a 0-based list index.
 Step = str | int
 
@@ -45,6 +47,7 @@ def json_pointer(location: Location) -> str:
 
 
 def quote(value: object, limit: int = 80) -> str:
-    """Show an offending value in a message: JSON-style quotes, cut short if it is huge."""
-    text = json.dumps(value, ensure_ascii=False)
+    """Show an offending value in a message: JSON-style quotes, cut short if it is huge, and
+    invisible or control characters written as ``\\uXXXX`` so a message never carries them."""
+    text = escape_refused(json.dumps(value, ensure_ascii=False))
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,6 +25,7 @@ from archive_service.journal.json_format import JsonFormat
 from archive_service.journal.location import Location, Problem
 from archive_service.journal.model import Journal
 from archive_service.journal.rules import check_export, check_format_version
+from archive_service.journal.text import Repertoire
 from archive_service.journal.xml_form import NAMESPACE, PREFIX
 from archive_service.journal.xml_format import XmlFormat
 
@@ -77,12 +78,18 @@ class ParsedExport:
 
 
 def parse_export(
-    data: bytes, media_type: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+    data: bytes,
+    media_type: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    repertoire: Repertoire | None = None,
 ) -> ParsedExport:
     """Parse and validate one export.
 
     :param media_type: the declared Content-Type; ``None`` or a generic type lets the content
         decide (a ``{`` means JSON, a ``<`` XML).
+    :param repertoire: the characters the archival document can print (the renderer's fonts);
+        text with others is refused naming its field. None: not checked.
     :raises PayloadTooLarge: more than ``max_bytes`` bytes (checked before anything is parsed).
     :raises UnsupportedMediaType: a declared type that is neither JSON nor XML, or content that
         looks like neither.
@@ -101,7 +108,7 @@ def parse_export(
     if schema_errors:
         _refuse(export_format, schema_errors)
     export = export_format.to_export(document)
-    problems = list(itertools.islice(check_export(export), MAX_PROBLEMS + 1))
+    problems = list(itertools.islice(check_export(export, repertoire), MAX_PROBLEMS + 1))
     if problems:
         _refuse(export_format, [_render(export_format, p) for p in problems])
     return ParsedExport(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from archive_service.journal import values
+from archive_service.journal import text, values
 from archive_service.journal.location import ROOT, Location, Problem, quote
 from archive_service.journal.model import (
     ABSENT,
@@ -29,6 +29,8 @@ from archive_service.journal.model import (
 Export = Mapping[str, Any]
 
 FORMAT_VERSION_LOCATION = ROOT / "source" / "format_version"
+#: Free-text fields that may span lines (TAB, LF and CR allowed); all other text is one line.
+MULTILINE_FIELDS = frozenset({"topic", "homework", "comment"})
 _LEADING_NUMBER = re.compile(r"\s*([0-9]+)")
 _FIRST_VERBAL, _LAST_VERBAL = VERBAL_ASSESSMENT_GRADES[0], VERBAL_ASSESSMENT_GRADES[-1]
 
@@ -44,8 +46,13 @@ def check_format_version(version: object) -> Problem | None:
     )
 
 
-def check_export(export: Export) -> Iterator[Problem]:
-    """Every rule problem of a schema-valid export, in document order."""
+def check_export(export: Export, repertoire: text.Repertoire | None = None) -> Iterator[Problem]:
+    """Every rule problem of a schema-valid export: first its text, then its meaning.
+
+    :param repertoire: what the archival document can print; text outside it is refused
+        (None: not checked).
+    """
+    yield from check_text(export, repertoire)
     yield from _check_header(export)
     year = values.school_year(export["school_year"])
     grade: int = export["class"]["grade"]
@@ -64,6 +71,29 @@ def check_export(export: Export) -> Iterator[Problem]:
             yield from _check_lesson(where / "lessons" / number, lesson, year, grade, known_pupils)
         results = subject.get("results", ())
         yield from _check_results(where / "results", results, grade, known_pupils)
+
+
+def check_text(export: Export, repertoire: text.Repertoire | None = None) -> Iterator[Problem]:
+    """Every string of the export, in document order: no control or invisible formatting
+    characters (:mod:`archive_service.journal.text`), and only what the fonts can print."""
+    for location, value in _strings(ROOT, export):
+        field = next((s for s in reversed(location.steps) if isinstance(s, str)), "")
+        message = text.refused_character_message(value, multiline=field in MULTILINE_FIELDS)
+        if message is None and repertoire is not None:
+            message = text.uncovered_message(value, repertoire)
+        if message is not None:
+            yield Problem(location, message)
+
+
+def _strings(where: Location, node: object) -> Iterator[tuple[Location, str]]:
+    if isinstance(node, str):
+        yield where, node
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _strings(where / key, value)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(where / index, value)
 
 
 def _check_header(export: Export) -> Iterator[Problem]:

@@ -41,7 +41,12 @@ class IngestMixin(SigningRequestsMixin):
             if ctx.actor.role not in UPLOADERS:
                 raise Forbidden(f"The {ctx.actor.role.value} role may not upload journals.")
             with self._stage("parse"):
-                parsed = parse_export(data, media_type, max_bytes=self.max_upload_bytes)
+                parsed = parse_export(
+                    data,
+                    media_type,
+                    max_bytes=self.max_upload_bytes,
+                    repertoire=self.renderer.repertoire,
+                )
             journal = parsed.journal
             self._check_upload_scope(ctx.actor, journal)
         except ArchiveError as exc:

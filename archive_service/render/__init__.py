@@ -14,6 +14,8 @@ from archive_service.render.document import (
     JournalRenderer,
     RenderedDocument,
     RenderError,
+    RenderTooLarge,
+    RenderUnavailable,
     SourceAttachment,
 )
 from archive_service.render.typst_renderer import TypstRenderer
@@ -27,6 +29,8 @@ __all__ = [
     "DocumentInfo",
     "JournalRenderer",
     "RenderError",
+    "RenderTooLarge",
+    "RenderUnavailable",
     "RenderedDocument",
     "SourceAttachment",
     "TypstRenderer",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from archive_service.errors import ArchiveError
+from archive_service.errors import ArchiveError, ErrorDetail
 from archive_service.journal.model import Journal
+from archive_service.journal.text import Repertoire
 
 #: The default profile: archival, Unicode text, the original export embedded as evidence.
 PDF_PROFILE = "PDF/A-3u"
@@ -69,9 +70,44 @@ class JournalRenderer(Protocol):
         self, journal: Journal, source: SourceAttachment, info: DocumentInfo
     ) -> RenderedDocument: ...
 
+    @property
+    def repertoire(self) -> Repertoire:
+        """The characters this renderer can print; the parser refuses text with others."""
+        ...
+
 
 class RenderError(ArchiveError):
-    """The document could not be produced; the input was valid, so this is our fault."""
+    """The document could not be produced. Never a 500:
 
-    status = 500
+    - this class itself: the renderer refused the journal's content (a Typst error or warning,
+      or a layout the export's data could not fill). The same export fails the same way every
+      time, so the client has to change it: ``422 render_failed``;
+    - :class:`RenderTooLarge`: the render needed more memory than a render may use (``413``);
+    - :class:`RenderUnavailable`: no worker could be started (``503``, retry later).
+
+    Every one names the export as a whole (path ``/``) unless given finer details.
+    """
+
+    status = 422
     code = "render_failed"
+
+    def __init__(self, message: str, details: list[ErrorDetail] | None = None) -> None:
+        super().__init__(message, details or [ErrorDetail("/", message)])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Raised in a worker process and re-raised in the server: pickled by its message.
+        return (type(self), (self.message, self.details))
+
+
+class RenderTooLarge(RenderError):
+    """The journal needs more memory to render than one render may use: split it."""
+
+    status = 413
+    code = "too_large_to_render"
+
+
+class RenderUnavailable(RenderError):
+    """No rendering worker could be started; nothing about the journal is wrong."""
+
+    status = 503
+    code = "service_unavailable"

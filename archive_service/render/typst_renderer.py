@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -10,14 +12,30 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 
 from archive_service.journal.model import Journal
+from archive_service.journal.text import Repertoire
+from archive_service.render.coverage import covered_code_points
 from archive_service.render.document import (
     DocumentInfo,
     RenderedDocument,
     RenderError,
+    RenderUnavailable,
     SourceAttachment,
 )
-from archive_service.render.typst_compile import RENDERER_NAME
-from archive_service.render.worker import RenderJobResult, WorkerReport, render_job, warm_up
+from archive_service.render.typst_compile import FONT_DIR, RENDERER_NAME
+from archive_service.render.worker import (
+    RenderJobResult,
+    WorkerReport,
+    render_job,
+    too_large,
+    warm_up,
+)
+
+log = logging.getLogger(__name__)
+
+#: Default cap on one rendering worker's memory (data segment). The standard full-year journal
+#: (30 pupils, 14 subjects) needs ~370 MiB, the large one (35, 18) ~470 MiB, tagged PDF/A-3a
+#: ~100 MiB more; 100 pupils with 18 subjects need ~1.1 GiB (scripts/measure_render_memory.py).
+DEFAULT_MEMORY_LIMIT_BYTES = 1024 * 2**20
 
 RenderJob = Callable[[Journal, SourceAttachment, DocumentInfo], RenderJobResult]
 
@@ -50,6 +68,9 @@ class TypstRenderer:
         grows with every render and is never given back.
     :param workers: worker processes; one is enough on two cores because Typst itself uses
         several threads per compile.
+    :param memory_limit_bytes: cap on each worker process's data segment (None or 0: none). A
+        journal that needs more is refused with :class:`RenderTooLarge` (413) and the worker
+        is replaced; the server never runs out of memory on one upload. Not applied in-process.
 
     The pool is created on first use; concurrent ``render`` calls from request threads queue
     for the workers. A worker that dies is replaced on the next call.
@@ -59,16 +80,29 @@ class TypstRenderer:
     _job: RenderJob = staticmethod(render_job)
 
     def __init__(
-        self, *, jobs_per_worker: int = 1, in_process: bool = False, workers: int = 1
+        self,
+        *,
+        jobs_per_worker: int = 1,
+        in_process: bool = False,
+        workers: int = 1,
+        memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
     ) -> None:
         if jobs_per_worker < 1 or workers < 1:
             raise ValueError("jobs_per_worker and workers must be at least 1")
+        if memory_limit_bytes is not None and memory_limit_bytes < 0:
+            raise ValueError("memory_limit_bytes must be positive (or None for no limit)")
         self.jobs_per_worker = jobs_per_worker
         self.in_process = in_process
         self.workers = workers
+        self.memory_limit_bytes = memory_limit_bytes or None
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self._last_report: WorkerReport | None = None
+
+    @property
+    def repertoire(self) -> Repertoire:
+        """What the bundled fonts can print (every face of them)."""
+        return _bundled_repertoire()
 
     @property
     def last_report(self) -> WorkerReport | None:
@@ -86,19 +120,34 @@ class TypstRenderer:
         self, journal: Journal, source: SourceAttachment, info: DocumentInfo
     ) -> RenderJobResult:
         if self.in_process:
-            return self._job(journal, source, info)
+            try:
+                return self._job(journal, source, info)
+            except MemoryError:
+                raise too_large(None) from None
         executor, future = self._submit(journal, source, info)
         try:
             return future.result()
-        except RenderError:
+        except RenderError as error:
+            if error.status == 422:  # the export's fault as far as anyone can tell; ours maybe
+                log.error("render refused: %s", error.message)
             raise
         except BrokenProcessPool as error:
             self._discard(executor)
-            raise RenderError(
+            log.error(
+                "rendering worker stopped unexpectedly (limit %s bytes)", self.memory_limit_bytes
+            )
+            if self.memory_limit_bytes:
+                # Typst aborts the worker when an allocation fails under the cap: by far the
+                # most likely end of a worker that stops in the middle of a job.
+                raise too_large(self.memory_limit_bytes) from error
+            raise RenderUnavailable(
                 "The rendering worker process stopped unexpectedly (crash or out of memory); "
-                "a new worker is started for the next document."
+                "nothing was archived and a new worker is started for the next document."
             ) from error
+        except MemoryError:
+            raise too_large(self.memory_limit_bytes) from None
         except Exception as error:
+            log.exception("rendering failed in the worker process")
             raise RenderError(f"Rendering failed in the worker process: {error!r}") from error
 
     def _submit(
@@ -114,7 +163,10 @@ class TypstRenderer:
             except (BrokenProcessPool, RuntimeError) as error:
                 self._discard(executor)
                 if attempt == attempts:
-                    raise RenderError(f"Could not start a rendering worker: {error}") from error
+                    raise RenderUnavailable(
+                        f"Could not start a rendering worker: {error}. Nothing was archived; "
+                        "try again later."
+                    ) from error
         raise AssertionError("unreachable")
 
     def _executor_for_submit(self) -> ProcessPoolExecutor:
@@ -125,6 +177,7 @@ class TypstRenderer:
                     mp_context=_worker_context(),
                     max_tasks_per_child=self.jobs_per_worker,
                     initializer=warm_up,
+                    initargs=(self.memory_limit_bytes,),
                 )
             return self._executor
 
@@ -152,3 +205,8 @@ class TypstRenderer:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@functools.cache
+def _bundled_repertoire() -> Repertoire:
+    return Repertoire(covered_code_points(FONT_DIR))

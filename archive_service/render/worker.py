@@ -5,6 +5,13 @@ full-year journal fills it with 300–450 MB that are never reused by the next j
 measured again in scripts/bench_render.py). So production renders happen in a child process
 that is replaced after each job; the job reports its process id, the memory the process held
 before it started and its peak, so callers and benchmarks can see where the memory goes.
+
+A render's memory grows with the journal (about 9 MiB per pupil of a full-year, 18-subject
+journal), so each worker is also *bounded*: :func:`warm_up` caps its data segment
+(``RLIMIT_DATA``: heap and private anonymous memory, which is where Typst's memory goes; shared
+libraries and fonts mapped from files do not count). An allocation beyond the cap fails inside
+the worker — Typst (Rust) then aborts the process, Python raises MemoryError — and the caller
+refuses the journal as too large to render instead of the machine running out of memory.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import sys
 from dataclasses import dataclass
 
 from archive_service.journal.model import Journal
-from archive_service.render.document import DocumentInfo, SourceAttachment
+from archive_service.render.document import DocumentInfo, RenderTooLarge, SourceAttachment
 from archive_service.render.typst_compile import FONT_DIR, bundled_fonts, compile_journal_pdf
 
 
@@ -52,17 +59,42 @@ def current_rss_bytes() -> int:
         return peak_rss_bytes()
 
 
-def warm_up() -> None:
-    """Worker initializer: import Typst and scan the fonts before the first job arrives.
+def limit_memory(limit_bytes: int | None) -> None:
+    """Cap this process's data segment at ``limit_bytes`` (None or 0: leave it as it is).
+
+    Soft and hard limit alike, so nothing in the worker can raise it again.
+    """
+    if limit_bytes:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit_bytes, limit_bytes))
+
+
+def warm_up(memory_limit_bytes: int | None = None) -> None:
+    """Worker initializer: cap the worker's memory, then import Typst and scan the fonts
+    before the first job arrives.
 
     The pool starts a replacement worker as soon as the previous one retires, so this work
     overlaps the gap between documents instead of delaying the next one.
     """
+    limit_memory(memory_limit_bytes)
     bundled_fonts(FONT_DIR)
 
 
 def render_job(journal: Journal, source: SourceAttachment, info: DocumentInfo) -> RenderJobResult:
     """Runs inside the worker (or in-process); must stay a picklable module-level function."""
     start = current_rss_bytes()
-    pdf = compile_journal_pdf(journal, source, info)
+    try:
+        pdf = compile_journal_pdf(journal, source, info)
+    except MemoryError:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
+        raise too_large(None if soft == resource.RLIM_INFINITY else soft) from None
     return RenderJobResult(pdf, WorkerReport(os.getpid(), peak_rss_bytes(), start))
+
+
+def too_large(limit_bytes: int | None) -> RenderTooLarge:
+    """The refusal of a journal that needs more memory than one render may use."""
+    limit = f" (the limit is {limit_bytes // 2**20} MiB)" if limit_bytes else ""
+    return RenderTooLarge(
+        "The journal is too large to render: laying it out needs more memory than one document "
+        f"may use on this archive{limit}. Nothing was archived. Split the journal into smaller "
+        "exports, or ask the archive's administrator to raise ARCHIVE_RENDER_MEMORY_MB."
+    )
