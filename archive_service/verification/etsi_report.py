@@ -196,7 +196,7 @@ class _Catalogue:
             return
         stamp = self._timestamp(
             evidence.signature_timestamp,
-            True if getattr(signature, "timestamp_valid", None) else None,
+            _signature_stamp_passed(signature, evidence.signature_timestamp),
             signature.timestamp_authority,
         )
         if not stamp.passed:
@@ -308,6 +308,21 @@ class _Catalogue:
             if stamp.authority:
                 _vr(signer, "Signer", stamp.authority)
         _status(report, Indication(TOTAL_PASSED if stamp.passed else TOTAL_FAILED))
+
+
+def _signature_stamp_passed(signature: SignatureReport, stamp: TimestampEvidence) -> bool | None:
+    """Good: the signing room took the token as the signature's proof of existence.
+
+    ``timestamp_valid`` alone may be a chain-only verdict (revocation aside), so when the signing
+    room reports a best signature time (EN 319 102-1; read defensively, it is new) the token is
+    good only if that time is the token's. Otherwise there is no verdict to map (``None``).
+    """
+    if not getattr(signature, "timestamp_valid", None):
+        return None
+    if not hasattr(signature, "best_signature_time"):
+        return True
+    best = signature.best_signature_time
+    return True if best is not None and best == stamp.gen_time else None
 
 
 def _archive_stamp_passed(verdict: TimestampReport | None) -> bool | None:
