@@ -18,14 +18,15 @@ Identifiers are derived from the object's SHA-256 (``C-`` certificate, ``R-`` re
 ``T-`` timestamp, ``D-`` signed data), so an object found in several places is listed once.
 
 ``POE`` and a timestamp's ``POEProvisioning`` / ``ValidationReport`` are given only as far as the
-signing room's verdicts support them: a timestamp the signing room found good (intact, valid,
-trusted) proves that what its bytes cover existed at its time — the signature timestamp covers
-the signature, its signed data and the signer's certificate (named in the signed attributes); a
-document timestamp covers every object in the revisions it signs except its own token. An
-object no good timestamp covers has POE at the validation time only (it is at hand now). A
-timestamp the signing room did not find good provides no POE; its ``ValidationReport`` says
-``total-failed`` when its bytes or signature are broken and is left out when the verdict does not
-say which ETSI indication applies.
+signing room's verdicts support them. A good timestamp proves that what its bytes cover existed
+at its time: a document timestamp is good when the signing room found it intact and trusted, and
+covers every object in the revisions it signs except its own token; the signature timestamp is
+good when the signing room took its time as the signature's best signature time, and covers the
+signature, the signer's certificate (named in the signed attributes) if the signature verifies,
+and the signed data if it is also intact. An object no good timestamp covers has POE at the
+validation time only (it is at hand now). A timestamp that is not good provides no POE; its
+``ValidationReport`` says ``total-failed`` when its bytes or signature are broken and is left out
+when the verdicts do not say which ETSI indication applies.
 
 The standard has no place for the archive's own findings, so the PAdES level, the timestamp
 authority's name and the archived version that matches the file go into each
@@ -245,7 +246,7 @@ class _Catalogue:
     def good_stamps(self) -> list[_Stamp]:
         """Timestamps that prove existence, oldest first."""
         good = [s for s in self.stamps.values() if s.passed and s.evidence.gen_time is not None]
-        return sorted(good, key=lambda s: s.evidence.gen_time)  # type: ignore[arg-type, return-value]
+        return sorted(good, key=lambda s: s.evidence.gen_time)
 
     def earliest_proof(self, object_id: str) -> _Stamp | None:
         return next((s for s in self.good_stamps() if object_id in s.covers), None)
