@@ -4,11 +4,12 @@ The schema is fetched at test time from the EU DSS project's jars on Maven Centr
 ``scripts/install-etsi-xsd.sh`` (``scripts/test.sh`` runs it and exports ``ETSI_XSD_DIR``);
 without it these tests skip, saying why, except in CI where they fail. The reports come from the
 two endpoints, for every kind of file the archive answers about: a valid B-LTA journal, B-B and
-B-T seals (the signing room's documents, whose test root the archive is told to trust), a
-tampered copy, an unsigned PDF and a stored version whose bytes no longer match the record.
+B-T seals and a B-LTA after an archive timestamp renewal (the signing room's documents, whose
+test root the archive is told to trust), a tampered copy, an unsigned PDF and a stored version
+whose bytes no longer match the record.
 
 This lives with the signing room's tests for their fixtures (``pki``, ``signed_at_level``,
-``unsigned_pdf``); the API fixtures come from ``tests/conftest.py``.
+``renewed_lta``, ``unsigned_pdf``); the API fixtures come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -202,6 +203,28 @@ def test_b_b_and_b_t_seals(
     assert "OCSPResponse" not in types.values() and "CRL" not in types.values()
     # The signer's chain as the CMS carries it (seal and issuing CA), and for B-T the TSA's.
     assert list(types.values()).count("certificate") >= 2
+
+
+def test_b_lta_after_an_archive_timestamp_renewal(
+    schema: etree.XMLSchema,
+    client: FlaskClient,
+    tokens: Tokens,
+    renewed_lta: bytes,
+    trusting_signing_pki: None,
+) -> None:
+    json_report, xml = json_and_xml(client, tokens.inspector, renewed_lta)
+    document = checked(schema, xml, json_report)
+    types = object_types(document)
+    stamps = document.findall(f".//{VR}DocTimeStamp/{VR}AttributeObject")
+    assert list(types.values()).count("timestamp") == 3 and len(stamps) == 2
+    # The renewal's timestamp proves the first archive timestamp existed at its time.
+    first, renewal = (s.get("VOReference") for s in stamps)
+    renewal_object = document.find(f".//{VR}ValidationObject[@id='{renewal}']")
+    covered = [
+        v.get("VOReference")
+        for v in renewal_object.iterfind(f"{VR}POEProvisioning/{VR}ValidationObject")
+    ]
+    assert first in covered and renewal not in covered
 
 
 def test_tampered_copy(
