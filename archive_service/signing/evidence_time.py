@@ -21,7 +21,7 @@ expired yet?": it is monotonic — once valid, valid until the newest TSA certif
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,68 @@ class EvidenceSources:
     @property
     def has_revocation_data(self) -> bool:
         return bool(self.crls or self.ocsps)
+
+    def has_revocation_data_for(self, cert: x509.Certificate) -> bool:
+        """Whether an OCSP response about ``cert`` or a CRL by its issuer is at hand.
+
+        Only presence: whether the data is valid, and for when, is the validator's question.
+        """
+        if any(True for _ in self._ocsp_answers(cert)):
+            return True
+        return any(crl_["tbs_cert_list"]["issuer"] == cert.issuer for crl_ in self.crls)
+
+    def revocation_time(self, cert: x509.Certificate) -> dt.datetime | None:
+        """The earliest revocation of ``cert`` that any OCSP response or CRL at hand reports.
+
+        Used to name a failure, never to pass a signature: the validator checks the data's
+        signatures; this only reads what the data claims.
+        """
+        found = []
+        for answer in self._ocsp_answers(cert):
+            status = answer["cert_status"]
+            if status.name == "revoked":
+                found.append(utc(status.chosen["revocation_time"].native))
+        for crl_ in self.crls:
+            tbs = crl_["tbs_cert_list"]
+            if tbs["issuer"] != cert.issuer:
+                continue
+            for entry in tbs["revoked_certificates"]:
+                if entry["user_certificate"].native == cert.serial_number:
+                    found.append(utc(entry["revocation_date"].native))
+        return min(found) if found else None
+
+    def _ocsp_answers(self, cert: x509.Certificate) -> Iterator[ocsp.SingleResponse]:
+        for response in self.ocsps:
+            try:
+                basic = response["response_bytes"]["response"].parsed
+                answers = basic["tbs_response_data"]["responses"]
+            except (KeyError, TypeError, ValueError):
+                continue
+            for answer in answers:
+                if answer["cert_id"]["serial_number"].native == cert.serial_number:
+                    yield answer
+
+    def chain_by_name(
+        self, cert: x509.Certificate, others: Sequence[x509.Certificate] = ()
+    ) -> list[x509.Certificate] | None:
+        """``cert``'s issuers up to a trust root, matched by name only, or ``None``.
+
+        Dates and signatures are the validator's business; this only tells "no chain to a
+        trust root at all" apart from "a chain that does not hold at that moment".
+        """
+        pool = [*self.roots, *self.certificates, *others]
+        chain = [cert]
+        while len(chain) <= 8:
+            current = chain[-1]
+            if any(current.dump() == root.dump() for root in self.roots):
+                return chain
+            if current.self_signed != "no":  # a root we were not given
+                return None
+            issuer = next((c for c in pool if c.subject == current.issuer), None)
+            if issuer is None or any(issuer.dump() == seen.dump() for seen in chain):
+                return None
+            chain.append(issuer)
+        return None
 
     def context(self, moment: dt.datetime, *, revocation: bool) -> ValidationContext:
         """A context judging chains at ``moment``.

@@ -60,6 +60,8 @@ from archive_service.signing.errors import UnreadablePdf
 from archive_service.signing.evidence_time import (
     EvidenceSources,
     TokenCheck,
+    not_after,
+    not_before,
     path_expiry,
     proof_before,
     rolling_proofs,
@@ -467,6 +469,35 @@ class _SignatureValidation:
             skip_diff=skip_diff,
         )
 
+    def _problem(
+        self, signer: PdfSignatureStatus, chain: PdfSignatureStatus, best_time: dt.datetime
+    ) -> str:
+        """Why the signer's certificate does not hold at ``best_time``, named as DSS does.
+
+        In DSS's order: no chain to a trust root; no revocation data at all (DSS says
+        ``CERTIFICATE_CHAIN_GENERAL_FAILURE`` whatever the dates); revoked before the best
+        signature time (``REVOKED_NO_POE``, even once the certificate has expired); expired
+        then (``OUT_OF_BOUNDS_NOT_REVOKED`` while the chain's CAs still hold, else
+        ``OUT_OF_BOUNDS_NO_POE``); otherwise revocation data that does not cover that moment
+        (``TRY_LATER``).
+        """
+        cert = self._embedded.signer_cert
+        names = self._sources.chain_by_name(cert, self._embedded.other_embedded_certs)
+        if names is None:
+            return "NO_CERTIFICATE_CHAIN_FOUND"
+        if not self._sources.has_revocation_data_for(cert):
+            return "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+        revoked_at = self._sources.revocation_time(cert)
+        if signer.revoked or (revoked_at is not None and revoked_at <= best_time):
+            return "REVOKED_NO_POE"
+        if best_time > not_after(cert) or best_time < not_before(cert):
+            cas_hold = all(not_before(ca) <= best_time <= not_after(ca) for ca in names[1:])
+            return "OUT_OF_BOUNDS_NOT_REVOKED" if cas_hold else "OUT_OF_BOUNDS_NO_POE"
+        if not chain.trusted:
+            indic = chain.trust_problem_indic
+            return indic.name if indic is not None else "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+        return "TRY_LATER"
+
     def _structural_level(self, basic: PdfSignatureStatus) -> str | None:
         """The PAdES baseline level the document's structure shows (as DSS reports it)."""
         if self._embedded.sig_object.get("/SubFilter") != PADES_SUBFILTER:
@@ -519,7 +550,7 @@ class _SignatureValidation:
             archive_timestamps=self._document.reports(self._embedded),
             validated_at=self._moment,
         )
-        main, sub = _indication(report, signer, chain)
+        main, sub = _indication(report, signer, self._problem(signer, chain, best_time))
         return _with_summary(replace(report, indication=main, sub_indication=sub))
 
 
@@ -535,13 +566,9 @@ def _token_check(status: PdfSignatureStatus, stamped_at: dt.datetime) -> TokenCh
 
 
 def _indication(
-    report: SignatureReport, signer: PdfSignatureStatus, chain: PdfSignatureStatus
+    report: SignatureReport, signer: PdfSignatureStatus, problem: str
 ) -> tuple[str, str | None]:
-    """ETSI main and sub-indication of one signature (EN 319 102-1 section 5.1.3).
-
-    ``signer`` is judged with revocation at the best signature time, ``chain`` without: when
-    only the first fails, what is missing is revocation data valid then (``TRY_LATER``).
-    """
+    """ETSI main and sub-indication of one signature (EN 319 102-1 section 5.1.3)."""
     if not report.intact:
         return TOTAL_FAILED, "HASH_FAILURE"
     if not report.valid:
@@ -550,11 +577,7 @@ def _indication(
         return TOTAL_FAILED, "SIG_CONSTRAINTS_FAILURE"
     if signer.trusted and not signer.revoked:
         return TOTAL_PASSED, None
-    if signer.revoked or not chain.trusted:
-        problem = (signer if signer.revoked else chain).trust_problem_indic
-        name = problem.name if problem is not None else "CERTIFICATE_CHAIN_GENERAL_FAILURE"
-        return INDETERMINATE, name
-    return INDETERMINATE, "TRY_LATER"
+    return INDETERMINATE, problem
 
 
 def _only_dss_after(reader: PdfFileReader, revision: int) -> bool:
@@ -656,7 +679,8 @@ _REASONS = {
     "REVOKED_CA_NO_POE": "a CA certificate in the signer's chain was REVOKED before {when}",
     "NO_CERTIFICATE_CHAIN_FOUND": "the signer's certificate does not chain to a trusted root",
     "CERTIFICATE_CHAIN_GENERAL_FAILURE": "the signer's certificate chain could not be "
-    "validated at {when}",
+    "validated at {when} (the file carries no revocation data for it, or a certificate in "
+    "the chain does not hold then)",
     "NO_POE": "no proof of existence in time for the signature",
 }
 

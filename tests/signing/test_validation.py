@@ -20,7 +20,9 @@ def test_intact_signature_is_reported_in_full(signed_bt: SignedDocument, pki: Te
     assert signature.signer_subject == signed_bt.signer_subject
     assert signature.signing_time is not None
     # a B-T carries no revocation data: sound, but indeterminate (EN 319 102-1, DSS)
-    assert (signature.indication, signature.sub_indication) == ("INDETERMINATE", "TRY_LATER")
+    assert (signature.indication, signature.sub_indication) == (
+        "INDETERMINATE", "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    )
     assert signature.acceptable and signature.revocation == "not_checked"
     assert signature.summary.startswith("Indeterminate PAdES B-T signature by ")
     assert "\n" not in signature.summary
