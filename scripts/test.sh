@@ -6,50 +6,30 @@ cd "$(dirname "$0")/.."
 ensure_venv "test"
 echo "== ruff" >&2
 ruff check archive_service tests scripts
-# veraPDF proves the PDF/A claims (tests/pdfa); installed once into a cache folder. Outside CI a
-# machine without Java/Maven still runs the rest of the suite (those tests then skip, saying why).
-if [ -z "${VERAPDF:-}" ]; then
-  if VERAPDF="$(bash scripts/install-verapdf.sh)"; then
-    export VERAPDF
+# Real tools the tests use, each installed once into a cache folder (or from Debian) by its
+# script, which prints the path to export. Outside CI a machine that cannot install one still
+# runs the rest of the suite (those tests then skip, saying why); under CI a failure fails the run.
+#   VERAPDF        veraPDF proves the PDF/A claims (tests/pdfa)
+#   DSS_VALIDATOR  EU DSS gives the reference verdict on our signatures (tests/signing, `dss`)
+#   ETSI_XSD_DIR   the official ETSI TS 119 102-2 report schema and its imports (tests/etsi_schema.py)
+#   MINIO_BINARY   MinIO built from source (pinned) for the S3 contract and attack tests
+#   FAKETIME       libfaketime, to run the real CLI and server under a shifted clock
+install_tool() {
+  local variable="$1" script="$2" what="$3" found
+  [ -n "${!variable:-}" ] && return 0
+  if found="$(bash "scripts/$script")"; then
+    export "$variable=$found"
   elif [ -n "${CI:-}" ]; then
     exit 1
   else
-    echo "== veraPDF could not be installed; the PDF/A conformance tests will be skipped" >&2
+    echo "== $what could not be installed; the tests that need it will be skipped" >&2
   fi
-fi
-# EU DSS gives the reference verdict on our PAdES signatures (tests/signing, the `dss` fixture);
-# built once from scripts/dss-validator into a cache folder. Same rules as veraPDF.
-if [ -z "${DSS_VALIDATOR:-}" ]; then
-  if DSS_VALIDATOR="$(bash scripts/install-dss.sh)"; then
-    export DSS_VALIDATOR
-  elif [ -n "${CI:-}" ]; then
-    exit 1
-  else
-    echo "== the DSS validator could not be built; the DSS verdict tests will be skipped" >&2
-  fi
-fi
-# The ETSI TS 119 102-2 report schema (and its imports) from the DSS specs jars on Maven Central,
-# unpacked once into a cache folder; tests/etsi_schema.py validates the XML reports against it.
-if [ -z "${ETSI_XSD_DIR:-}" ]; then
-  if ETSI_XSD_DIR="$(bash scripts/install-etsi-xsd.sh)"; then
-    export ETSI_XSD_DIR
-  elif [ -n "${CI:-}" ]; then
-    exit 1
-  else
-    echo "== the ETSI schemas could not be fetched; the report schema tests will be skipped" >&2
-  fi
-fi
-# The S3 contract and attack tests run against a MinIO server built from source (pinned) once
-# into a cache folder; tests/storage/minio.py starts it. Under CI a failed build fails the run.
-if [ -z "${MINIO_BINARY:-}" ]; then
-  if MINIO_BINARY="$(bash scripts/install-minio.sh)"; then
-    export MINIO_BINARY
-  elif [ -n "${CI:-}" ]; then
-    exit 1
-  else
-    echo "== MinIO could not be built; its storage tests will be skipped" >&2
-  fi
-fi
+}
+install_tool VERAPDF install-verapdf.sh "veraPDF"
+install_tool DSS_VALIDATOR install-dss.sh "the EU DSS validator"
+install_tool ETSI_XSD_DIR install-etsi-xsd.sh "the ETSI report schemas"
+install_tool MINIO_BINARY install-minio.sh "MinIO"
+install_tool FAKETIME install-faketime.sh "libfaketime"
 echo "== pytest (SQLite)" >&2
 sqlite_status=0
 env -u ARCHIVE_DATABASE_URL python -m pytest "$@" || sqlite_status=$?

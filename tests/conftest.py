@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,15 +223,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real `archive-service serve` process on a free loopback port (its output in a file)."""
-    env = {**os.environ, "ARCHIVE_DATA_DIR": str(data_dir)}
+@contextlib.contextmanager
+def serving(
+    data_dir: Path, *, prefix: Sequence[str] = (), extra_env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real `archive-service serve` process on a free loopback port (its output in a file).
+
+    :param prefix: a command to run it under (``faketime -f +2d``, for instance).
+    :yields: the base URL and the environment it runs with (for CLI calls beside it).
+    """
+    env = {**os.environ, "ARCHIVE_DATA_DIR": str(data_dir), **(extra_env or {})}
     port = _free_port()
-    log_path = data_dir / "server.log"
+    log_path = data_dir / f"server-{port}.log"
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT
+        [*prefix, *CLI, "serve", "--port", str(port)],
+        env=env, stdout=log_file, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -249,3 +257,10 @@ def live_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
         process.terminate()
         process.wait(timeout=30)
         log_file.close()
+
+
+@pytest.fixture
+def live_server(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real `archive-service serve` process on a free loopback port (its output in a file)."""
+    with serving(data_dir) as server:
+        yield server

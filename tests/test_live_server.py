@@ -123,7 +123,8 @@ def test_downloads_from_every_worker_process_are_audited_in_one_chain(
         statuses = [s for batch in pool.map(download_on_own_connection, range(24)) for s in batch]
     assert statuses == [200] * 240
 
-    log = (data_dir / "server.log").read_text(errors="replace")
+    (log_path,) = data_dir.glob("server-*.log")
+    log = log_path.read_text(errors="replace")
     assert log.count("Booting worker with pid") >= 2, log
 
     verified = subprocess.run([*CLI, "audit", "verify"], env=env, capture_output=True, text=True)
