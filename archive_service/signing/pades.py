@@ -27,7 +27,10 @@ from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import RevokedError
 from pyhanko_certvalidator.fetchers.api import FetcherBackend
+from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from archive_service.signing._sync import run_sync
 from archive_service.signing.certificates import (
@@ -40,6 +43,7 @@ from archive_service.signing.certificates import (
 from archive_service.signing.errors import SigningError, UnreadablePdf
 from archive_service.signing.key_signer import ParsedKeySigner
 from archive_service.signing.long_term import (
+    FETCH_TIMEOUT,
     LONG_TERM_LEVELS,
     add_validation_data,
     revocation_context,
@@ -183,6 +187,8 @@ class PadesSigner:
                 await validated_signer_paths(self._signer, context),
                 *await validated_tsa_paths(self._timestamper, context),
             ]
+        else:
+            await self._refuse_if_revoked()
         metadata = PdfSignatureMetadata(
             field_name=field_name,
             subfilter=SigSeedSubFilter.PADES,
@@ -206,6 +212,24 @@ class PadesSigner:
                 archive_timestamper=self._timestamper if self.level == "B-LTA" else None,
             )
         return self._confirm(signed, await self._own_signature(signed, field_name))
+
+    async def _refuse_if_revoked(self) -> None:
+        """B-B and B-T embed no revocation data, so no validator (EU DSS included) could tell
+        that the seal was revoked when it signed: ask its responder first. A responder that
+        does not answer does not stop a level that makes no revocation claim (soft-fail); one
+        that says "revoked" does."""
+        context = ValidationContext(
+            trust_roots=list(self._trust_roots),
+            allow_fetching=True,
+            revocation_mode="soft-fail",
+            fetcher_backend=self._fetcher_backend or RequestsFetcherBackend(FETCH_TIMEOUT),
+        )
+        try:
+            await validated_signer_paths(self._signer, context)
+        except SigningError as exc:
+            if isinstance(exc.__cause__, RevokedError):
+                raise
+            # Anything else (no chain, no answer) is for the confirmation after signing.
 
     def _require_current_certificate(self) -> None:
         """Fail with the real reason, not with the untrusted chain validation would report."""

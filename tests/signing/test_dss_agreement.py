@@ -130,9 +130,18 @@ def _page_changed(pdf: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def revoked_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    pki = TestPki.load_or_create(tmp_path_factory.mktemp("revoked-pki"))
+    return TestPki.load_or_create(tmp_path_factory.mktemp("revoked-pki"))
+
+
+def _signed_by_a_revoked_seal(pki: TestPki, unsigned_pdf: bytes) -> bytes:
+    """A B-T whose seal turns out to have been revoked 10 minutes *before* it signed.
+
+    Our signer refuses a seal its OCSP responder reports revoked, so the revocation is
+    recorded after the signature, back-dated — as a CA does when a key compromise is found.
+    """
+    signed = pki.signer("B-T").sign(unsigned_pdf, reason="r").pdf
     pki.revoke(pki.seal_cert, reason="key_compromise", at=NOW - dt.timedelta(minutes=10))
-    return pki
+    return signed
 
 
 Case = tuple[bytes, TestPki]
@@ -147,7 +156,7 @@ def cases(
     unsigned_pdf: bytes,
 ) -> dict[str, Case]:
     lta = signed_at_level["B-LTA"].pdf
-    revoked_bt = revoked_pki.signer("B-T").sign(unsigned_pdf, reason="r").pdf
+    revoked_bt = _signed_by_a_revoked_seal(revoked_pki, unsigned_pdf)
     return {
         **{level: (signed.pdf, pki) for level, signed in signed_at_level.items()},
         "B-LTA renewed": (renewed_lta, pki),

@@ -247,3 +247,13 @@ def _dss_certs(dss: object) -> list[object]:
 
     refs = dss["/Certs"]  # type: ignore[index]
     return [x509.Certificate.load(ref.get_object().data) for ref in refs]
+
+
+@pytest.mark.parametrize("level", ["B-B", "B-T"])
+def test_revoked_seal_cannot_sign_at_levels_without_revocation_data(
+    fresh_pki: TestPki, unsigned_pdf: bytes, level: str
+) -> None:
+    """B-B and B-T embed no revocation data, so no validator could tell: the signer checks."""
+    fresh_pki.revoke(fresh_pki.seal_cert)
+    with pytest.raises(SigningError, match="revoked"):
+        fresh_pki.signer(level).sign(unsigned_pdf, reason="r")
