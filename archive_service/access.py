@@ -155,6 +155,15 @@ def authenticate(session: Session | Connection, presented: str) -> Actor:
     return Actor(record.id, record.name, Role(record.role), record.institution_edrpou)
 
 
+def token_state(record: ApiToken, now: dt.datetime | None = None) -> str:
+    """``revoked``, ``expired`` or ``active``: whether the token still authenticates now."""
+    if record.revoked_at is not None:
+        return "revoked"
+    if record.expires_at is not None and _aware(record.expires_at) <= (now or utcnow()):
+        return "expired"
+    return "active"
+
+
 def list_tokens(session: Session) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).order_by(ApiToken.created_at)))
 

@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from archive_service.access import LOCAL_OPERATOR, Role, create_token, list_tokens, revoke_token
+from archive_service.access import (
+    LOCAL_OPERATOR,
+    Role,
+    create_token,
+    list_tokens,
+    revoke_token,
+    token_state,
+)
 from archive_service.audit_export import export_lines
 from archive_service.config import Settings, load_settings
 from archive_service.errors import ArchiveError
@@ -177,13 +184,31 @@ def tokens() -> None:
     """Create, list and revoke API tokens."""
 
 
+def _positive_days(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
+    """``--expires-in-days`` must name a future day: 0 or less would be a token that never
+    expires (or one already expired), which is never what was meant."""
+    if value is not None and value < 1:
+        raise click.BadParameter(
+            f"{value} days is not a lifetime: give a whole number of days of at least 1 (e.g. "
+            "--expires-in-days 30), or leave the option out for a token that does not expire "
+            "(and revoke it with `archive-service tokens revoke ID` when it is no longer needed).",
+            param_hint="--expires-in-days",
+        )
+    return value
+
+
 @tokens.command("create")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option(
     "--institution", help="EDRPOU code the token is limited to (required for archivist and job)."
 )
 @click.option("--name", help="Who holds the token (shown in the audit log).")
-@click.option("--expires-in-days", type=int, help="Days until the token stops working.")
+@click.option(
+    "--expires-in-days",
+    type=int,
+    callback=_positive_days,
+    help="Days until the token stops working (at least 1; leave out for no expiry).",
+)
 @pass_runtime
 @_guarded
 def tokens_create(
@@ -196,7 +221,9 @@ def tokens_create(
     """Print a new token once; only its hash is kept."""
     archive = runtime.archive
     expires = (
-        dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days) if expires_in_days else None
+        None
+        if expires_in_days is None
+        else dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days)
     )
     with archive.sessions.begin() as session:
         issued = create_token(
@@ -224,7 +251,7 @@ def tokens_list(runtime: _Runtime) -> None:
     """List tokens (never their secrets)."""
     with runtime.archive.sessions() as session:
         for t in list_tokens(session):
-            state = "revoked" if t.revoked_at else "active"
+            state = token_state(t)
             click.echo(
                 f"{t.id}  {t.role:<9}  {t.institution_edrpou or 'all':<8}  {state:<7}  "
                 f"expires {iso(t.expires_at) or 'never'}  {t.name}"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from archive_service.cli import main
+from archive_service.db import ApiToken
+from archive_service.pipeline import Archive
 from tests.conftest import EXAMPLES
 
 
@@ -21,6 +26,38 @@ def test_tokens_lifecycle(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert secret.split("_", 2)[2] not in listed.output
     assert run_cli("tokens", "revoke", token_id).exit_code == 0
     assert "revoked" in run_cli("tokens", "list").output
+
+
+@pytest.mark.parametrize("days", ["0", "-3"])
+def test_a_token_lifetime_of_zero_or_fewer_days_is_refused(run_cli, days: str) -> None:  # type: ignore[no-untyped-def]
+    # 0 used to be taken for "no expiry" (it is falsy): a token meant to die at once lived forever.
+    result = run_cli("tokens", "create", "--role", "inspector", "--expires-in-days", days)
+    assert result.exit_code == 2, result.output
+    assert "--expires-in-days" in result.output
+    assert "at least 1" in result.output and "leave the option out" in result.output
+    assert "ja_" not in result.output
+    assert run_cli("tokens", "list").output.strip() == ""
+
+
+def test_tokens_list_shows_expired_tokens_as_expired(  # type: ignore[no-untyped-def]
+    run_cli, archive: Archive
+) -> None:
+    lasting = run_cli("tokens", "create", "--role", "inspector", "--name", "lasting")
+    lapsing = run_cli(
+        "tokens", "create", "--role", "inspector", "--name", "lapsing", "--expires-in-days", "1"
+    )
+    assert (lasting.exit_code, lapsing.exit_code) == (0, 0), lasting.output + lapsing.output
+    lapsed_id = lapsing.stdout.split("_")[1]
+    with archive.sessions.begin() as session:
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == lapsed_id)
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+    states = {
+        line.split()[-1]: line.split()[3] for line in run_cli("tokens", "list").output.splitlines()
+    }
+    assert states == {"lasting": "active", "lapsing": "expired"}
 
 
 def test_archivist_token_without_institution_says_what_to_do(run_cli) -> None:  # type: ignore[no-untyped-def]
