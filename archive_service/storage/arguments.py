@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Mapping
 
 from archive_service.errors import IntegrityFailure
-from archive_service.storage.errors import InvalidObjectArgument
+from archive_service.storage.errors import IdentityMismatch, InvalidObjectArgument
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # RFC 9110 token "/" token, plus optional parameters; printable ASCII only (HTTP header-safe).
@@ -71,4 +72,62 @@ def require_digest(key: str, actual: str, expected: str, what: str) -> None:
         raise IntegrityFailure(
             f"SHA-256 mismatch for {what} under key {key}: expected {expected}, got {actual}. "
             "The bytes were not used."
+        )
+
+
+#: Identity entry names: short lower-case words, the same spelling on every backend (S3 user
+#: metadata names are case-insensitive, so nothing else would survive the trip).
+_IDENTITY_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+#: Identity values: printable ASCII without surrounding spaces (S3 metadata travels as headers).
+_IDENTITY_VALUE = re.compile(r"[!-~]([ -~]{0,198}[!-~])?")
+MAX_IDENTITY_ENTRIES = 12
+
+
+def validate_identity(identity: Mapping[str, str] | None) -> dict[str, str]:
+    """What an object is, as the caller names it: recorded with it at ``put``, never changed.
+
+    The store does not interpret the entries; it keeps them write-once beside the object and
+    compares them on ``get`` (see :func:`require_identity`).
+    """
+    if identity is None:
+        return {}
+    if not isinstance(identity, Mapping) or len(identity) > MAX_IDENTITY_ENTRIES:
+        raise InvalidObjectArgument(
+            "identity", f"The identity must be a mapping of at most {MAX_IDENTITY_ENTRIES} entries."
+        )
+    checked: dict[str, str] = {}
+    for name, value in identity.items():
+        if not isinstance(name, str) or not _IDENTITY_NAME.fullmatch(name):
+            raise InvalidObjectArgument(
+                "identity", f"Identity entry names are short lower-case words, not {name!r}."
+            )
+        if not isinstance(value, str) or not _IDENTITY_VALUE.fullmatch(value):
+            raise InvalidObjectArgument(
+                "identity", f"The identity entry {name} must be printable ASCII text."
+            )
+        checked[name] = value
+    return checked
+
+
+def require_identity(
+    recorded: Mapping[str, str], expected: Mapping[str, str] | None
+) -> None:
+    """Refuse an object whose write-once identity names something other than the caller's record.
+
+    Every entry the caller expects must be recorded with that value; entries the caller does not
+    ask about are ignored. An object stored with no identity at all (written before identities
+    existed) is accepted — its hash is still checked — and is what reconcile lists as *unbound*.
+
+    The message names which entries differ, never their values: it may reach a client that has
+    no business learning which other document or institution the object belongs to.
+    """
+    if not expected or not recorded:
+        return
+    differing = [name for name, value in expected.items() if recorded.get(name) != value]
+    if differing:
+        raise IdentityMismatch(
+            "The stored object does not belong to this record: its write-once identity names "
+            f"another {', '.join(differing)}. It was not used; the database row was changed "
+            "outside the service — alert the archive's administrator (see `archive-service "
+            "reconcile`)."
         )

@@ -11,6 +11,7 @@ from archive_service.errors import (
     ArchiveError,
     Conflict,
     ErrorDetail,
+    IntegrityFailure,
     InvalidInput,
     NotFound,
     ServiceUnavailable,
@@ -64,3 +65,13 @@ class InvalidObjectArgument(StorageError, InvalidInput):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message, [ErrorDetail(field, message)])
+
+
+class IdentityMismatch(StorageError, IntegrityFailure):
+    """The object's write-once identity names something other than the record the caller read.
+
+    An :class:`~archive_service.errors.IntegrityFailure` like a hash mismatch (same code, same
+    status): the bytes are intact but belong to another record, so they are not used.
+    """
+
+    code = "integrity_failure"

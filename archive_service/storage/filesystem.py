@@ -9,7 +9,8 @@ What it promises, and how:
 * **Nothing that looks complete after a crash.** Layout under the root::
 
       objects/<key>            the bytes
-      manifests/<key>.json     key, sha256, size, content_type, retain_until, stored_at, version_id
+      manifests/<key>.json     key, sha256, size, content_type, retain_until, stored_at, version_id,
+                               identity (what the caller said the object is; write-once with it)
       holds/<key>/<n>.json     legal-hold changes, append-only (see :mod:`.holds`)
 
   The data file is published first, the manifest last; the manifest's link is the commit point.
@@ -19,7 +20,8 @@ What it promises, and how:
   administrator has looked at the leftover (the store itself never removes a data file).
 * **No object without its hash.** ``put`` hashes the bytes before writing anything; every
   ``get`` re-reads and re-hashes the file and compares with the caller's recorded SHA-256 *and*
-  the manifest's, so a file changed on disk is refused, never served.
+  the manifest's, so a file changed on disk is refused, never served; given the identity the
+  caller expects, it also refuses an object whose manifest names another one.
 * **Optional immutable attribute.** With ``immutable_attr=True`` both files also get Linux's
   immutable flag (``chattr +i``) when the process may set it; :attr:`description` says whether
   it is really active. It is never a reason to fail a write.
@@ -49,7 +51,7 @@ import os
 import stat as stat_mode
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -60,8 +62,10 @@ from archive_service.storage.arguments import (
     normalize_retain_until,
     normalize_sha256,
     require_digest,
+    require_identity,
     sha256_hex,
     validate_content_type,
+    validate_identity,
 )
 from archive_service.storage.errors import (
     InvalidObjectArgument,
@@ -132,10 +136,12 @@ class FilesystemObjectStore:
         sha256: str,
         content_type: str,
         retain_until: dt.datetime,
+        identity: Mapping[str, str] | None = None,
     ) -> StoredObject:
         key = validate_key(key)
         expected = normalize_sha256(sha256)
         content_type = validate_content_type(content_type)
+        names = validate_identity(identity)
         now = _utc_now()
         retain_until = normalize_retain_until(retain_until, now)
         require_digest(key, sha256_hex(data), expected, "the data to store")
@@ -153,6 +159,7 @@ class FilesystemObjectStore:
                 content_type=content_type,
                 retain_until=retain_until,
                 stored_at=now,
+                identity=names,
             )
             if not _publish(data_path, data):
                 self._adopt_existing_data(key, data_path, manifest_path, expected)
@@ -161,9 +168,17 @@ class FilesystemObjectStore:
         self._protect(data_path, manifest_path)
         return record
 
-    def get(self, key: str, *, sha256: str, version_id: str | None = None) -> bytes:
+    def get(
+        self,
+        key: str,
+        *,
+        sha256: str,
+        version_id: str | None = None,
+        identity: Mapping[str, str] | None = None,
+    ) -> bytes:
         expected = normalize_sha256(sha256)
         record = self._manifest(key, version_id)  # holds do not matter to a read
+        require_identity(record.identity, identity)  # before a byte is read
         data_path, _ = self._paths(key)
         with _unavailable_on_os_error(f"read object {key}"):
             try:

@@ -2,6 +2,11 @@
 
 Plain JSON, one file per object next to nothing else, so an administrator can read retention
 dates and hashes with ``cat`` decades from now without this code.
+
+The manifest also holds the object's *identity* (what the caller said the object is), so it is
+exactly as write-once as the rest of the record: written whole with the object, read-only,
+linked into place once, never rewritten. Manifests of objects stored without an identity have
+no ``identity`` entry at all and read back as before.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ def encode_manifest(record: StoredObject) -> bytes:
         "retain_until": record.retain_until.isoformat(),
         "stored_at": record.stored_at.isoformat(),
     }
+    if record.identity:
+        document["identity"] = dict(record.identity)
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("ascii")
 
 
@@ -50,6 +57,7 @@ def decode_manifest(raw: bytes, key: str) -> StoredObject:
             content_type=str(document["content_type"]),
             retain_until=_utc(document["retain_until"]),
             stored_at=_utc(document["stored_at"]),
+            identity=_identity(document.get("identity", {})),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IntegrityFailure(f"The manifest of object {key} is unreadable: {exc}.") from None
@@ -59,6 +67,14 @@ def decode_manifest(raw: bytes, key: str) -> StoredObject:
             "edited outside the store."
         )
     return record
+
+
+def _identity(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("identity is not a mapping of text to text")
+    return dict(value)
 
 
 def _utc(text: str) -> dt.datetime:

@@ -8,6 +8,12 @@ narrowed to what an archive needs and nothing that could undo it:
 * **no object without its hash**: ``put`` is given the SHA-256 the caller is about to record and
   refuses bytes that do not match; ``get`` is given the recorded SHA-256 again and refuses to
   return bytes that no longer match it (invariant 2);
+* **each object knows what it is**: ``put`` may be given an *identity* — a few name/value
+  pairs the caller chooses (the archive names document, institution, version and kind) — that
+  is recorded with the object as write-once as its bytes (S3 user metadata under Object Lock,
+  the filesystem store's manifest); ``get`` given the identity the caller expects refuses an
+  object that carries another one, so a database row pointed at the wrong object fails
+  closed. Objects stored without an identity are returned as before (hash checked);
 * **versions and retention are first-class** so an S3 backend with Object Lock fits unchanged:
   ``put`` reports the version id the server assigned, ``get``/``stat`` can name one, and every
   object carries the retention date it was locked until. Legal holds live on
@@ -19,8 +25,8 @@ narrowed to what an archive needs and nothing that could undo it:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 
@@ -41,6 +47,9 @@ class StoredObject:
     stored_at: dt.datetime
     #: Whether a legal hold is on: the version cannot be removed even after ``retain_until``.
     legal_hold: bool = False
+    #: What the object is, as given to ``put`` and recorded write-once with it; empty for an
+    #: object stored without one (written before identities existed).
+    identity: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,12 @@ class ObjectStore(Protocol):
         sha256: str,
         content_type: str,
         retain_until: dt.datetime,
+        identity: Mapping[str, str] | None = None,
     ) -> StoredObject:
         """Store ``data`` under a key that must not exist yet, locked until ``retain_until``.
+
+        ``identity`` (lower-case names, printable ASCII values) is recorded with the object and
+        can never be changed afterwards, like the bytes themselves.
 
         :raises IntegrityFailure: ``data`` does not hash to ``sha256``; nothing was written.
         :raises ObjectExistsError: the key is taken; nothing changed.
@@ -80,10 +93,21 @@ class ObjectStore(Protocol):
         """
         ...
 
-    def get(self, key: str, *, sha256: str, version_id: str | None = None) -> bytes:
+    def get(
+        self,
+        key: str,
+        *,
+        sha256: str,
+        version_id: str | None = None,
+        identity: Mapping[str, str] | None = None,
+    ) -> bytes:
         """The object's bytes, only after re-hashing them and matching the *caller's* ``sha256``.
 
+        With ``identity``, every entry must be recorded with the object with that value; an
+        object stored without any identity is accepted (its hash still decides).
+
         :raises IntegrityFailure: the bytes (or the store's own record) no longer match.
+        :raises IdentityMismatch: the object was stored as something else (an IntegrityFailure).
         :raises ObjectNotFoundError: no complete object under that key (and version).
         """
         ...

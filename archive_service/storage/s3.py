@@ -7,7 +7,12 @@ written as one single-part PUT carrying
   MinIO skips the default when a legal-hold header travels with the PUT;
 * ``x-amz-checksum-sha256`` with the caller's hash, so the server itself refuses bytes damaged on
   the way (minio-py has no checksum parameter; raw ``x-amz-`` metadata headers are sent as-is);
-* ``If-None-Match: *``, so the server refuses to add a version to a key that already has one.
+* ``If-None-Match: *``, so the server refuses to add a version to a key that already has one;
+* the object's identity (what the caller says it is) as user metadata
+  ``x-amz-meta-archive-identity-<name>``. S3 never changes a version's metadata in place (a
+  "change" is a copy, i.e. a new version with a new id), and COMPLIANCE retention keeps the
+  original version, so the identity is as write-once as the bytes; readers name the version id
+  they recorded and get the metadata it was written with.
 
 The bucket must have been created with Object Lock (see :func:`create_bucket_with_object_lock`);
 :meth:`S3ObjectStore.check` refuses to run on a bucket without it.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
@@ -40,8 +45,10 @@ from archive_service.storage.arguments import (
     normalize_retain_until,
     normalize_sha256,
     require_digest,
+    require_identity,
     sha256_hex,
     validate_content_type,
+    validate_identity,
 )
 from archive_service.storage.errors import (
     ObjectExistsError,
@@ -62,6 +69,8 @@ CONTENT_TYPE_METADATA = "x-amz-meta-archive-content-type"
 #: version's Last-Modified when its legal hold changes. Versions written without it (older
 #: writes) fall back to Last-Modified.
 STORED_AT_METADATA = "x-amz-meta-archive-stored-at"
+#: User metadata prefix of the object's identity entries (one header per entry).
+IDENTITY_METADATA_PREFIX = "x-amz-meta-archive-identity-"
 _INIT_HINT = "Run `archive-service storage init` to create the bucket with Object Lock."
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchObject"})
 _EXISTS_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
@@ -147,10 +156,12 @@ class S3ObjectStore:
         sha256: str,
         content_type: str,
         retain_until: dt.datetime,
+        identity: Mapping[str, str] | None = None,
     ) -> StoredObject:
         validate_key(key)
         expected = normalize_sha256(sha256)
         validate_content_type(content_type)
+        names = validate_identity(identity)
         now = dt.datetime.now(dt.UTC)
         until = normalize_retain_until(retain_until, now)
         require_digest(key, sha256_hex(data), expected, "the data to store")
@@ -161,6 +172,7 @@ class S3ObjectStore:
                 SHA256_METADATA: expected,
                 CONTENT_TYPE_METADATA: content_type,
                 STORED_AT_METADATA: now.isoformat(),
+                **{f"{IDENTITY_METADATA_PREFIX}{name}": value for name, value in names.items()},
                 "x-amz-sdk-checksum-algorithm": "SHA256",
                 "x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(expected)).decode(),
             },
@@ -180,19 +192,33 @@ class S3ObjectStore:
                 f"The S3 server stored {key} without a version id: versioning is off. " + _INIT_HINT
             )
         stored = self.stat(key, written.version_id)
-        if stored.sha256 != expected or stored.size != len(data) or stored.retain_until < until:
+        if (
+            stored.sha256 != expected
+            or stored.size != len(data)
+            or stored.retain_until < until
+            or dict(stored.identity) != names
+        ):
             raise StorageUnavailable(
-                f"The S3 server did not confirm {key} as written (hash, size or retention "
-                "differ); the object must not be relied on."
+                f"The S3 server did not confirm {key} as written (hash, size, retention or "
+                "identity differ); the object must not be relied on."
             )
         return stored
 
-    def get(self, key: str, *, sha256: str, version_id: str | None = None) -> bytes:
+    def get(
+        self,
+        key: str,
+        *,
+        sha256: str,
+        version_id: str | None = None,
+        identity: Mapping[str, str] | None = None,
+    ) -> bytes:
         validate_key(key)
         expected = normalize_sha256(sha256)
         with self._translated(key):
             response = self._client.get_object(self.location.bucket, key, version_id=version_id)
             try:
+                # The answer's headers carry the version's metadata: checked before the body.
+                require_identity(_identity(response.headers), identity)
                 data = response.read()
             finally:
                 response.close()
@@ -389,6 +415,16 @@ def _header(found: Object, name: str) -> str:
     return ""
 
 
+def _identity(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The identity entries among an answer's headers (any case, as servers spell them)."""
+    found: dict[str, str] = {}
+    for header, value in (headers or {}).items():
+        name = header.lower()
+        if name.startswith(IDENTITY_METADATA_PREFIX):
+            found[name.removeprefix(IDENTITY_METADATA_PREFIX)] = str(value)
+    return found
+
+
 def _stored_object(key: str, found: Object) -> StoredObject:
     sha256 = _header(found, SHA256_METADATA)
     mode = _header(found, "x-amz-object-lock-mode")
@@ -409,6 +445,7 @@ def _stored_object(key: str, found: Object) -> StoredObject:
         stored_at=_stored_at(found),
         # Absent (MinIO, before any hold was placed) means off, as in S3.
         legal_hold=_header(found, _LEGAL_HOLD_HEADER).upper() == "ON",
+        identity=_identity(found.metadata),
     )
 
 

@@ -419,3 +419,96 @@ def test_find_refuses_malformed_arguments(
         store.find(f"{namespace}/x", sha256=bad_hash)
     with pytest.raises(InvalidInput):
         store.find("../x", sha256=digest(b"x"))
+
+
+IDENTITY = {
+    "document": "0b7c6f1e-3a52-4d8e-9c1f-2f4f0c1d9e77",
+    "institution": "26453182",
+    "version": "2",
+    "kind": "pdf",
+}
+
+
+def test_identity_is_recorded_with_the_object_and_reported_everywhere(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/doc/v0002/journal.pdf"
+    data = b"%PDF-1.7 an object that knows what it is"
+
+    stored = store.put(
+        key, data, sha256=digest(data), content_type=PDF, retain_until=retain_until,
+        identity=IDENTITY,
+    )
+
+    assert dict(stored.identity) == IDENTITY
+    assert dict(store.stat(key).identity) == IDENTITY
+    assert dict(store.stat(key, stored.version_id).identity) == IDENTITY
+    found = store.find(key, sha256=digest(data))
+    assert found is not None and dict(found.identity) == IDENTITY
+    [listed] = store.iter_objects(f"{namespace}/")
+    assert dict(listed.identity) == IDENTITY
+    # A read naming the same identity (or part of it) gets the bytes.
+    assert store.get(key, sha256=digest(data), identity=IDENTITY) == data
+    assert store.get(key, sha256=digest(data), identity={"kind": "pdf"}) == data
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"document": "5d1e2c3b-0000-4000-8000-000000000000"},
+        {"institution": "99999999"},
+        {"version": "1"},
+        {"kind": "source"},
+        {"unknown-entry": "x"},
+    ],
+    ids=["document", "institution", "version", "kind", "unrecorded entry"],
+)
+def test_get_refuses_an_object_recorded_as_something_else(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime, other: dict[str, str]
+) -> None:
+    key = f"{namespace}/doc/v0002/journal.pdf"
+    data = b"%PDF-1.7 bound object"
+    stored = store.put(
+        key, data, sha256=digest(data), content_type=PDF, retain_until=retain_until,
+        identity=IDENTITY,
+    )
+    expected = IDENTITY | other
+
+    with pytest.raises(IntegrityFailure) as raised:
+        store.get(key, sha256=digest(data), version_id=stored.version_id, identity=expected)
+
+    assert raised.value.code == "integrity_failure"
+    [name] = other
+    assert name in raised.value.message
+    # The message names what differs, never the values (it may reach a client).
+    assert IDENTITY["document"] not in raised.value.message
+    assert IDENTITY["institution"] not in raised.value.message
+
+
+def test_an_object_stored_without_identity_is_read_by_its_hash_alone(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    key = f"{namespace}/legacy.pdf"
+    data = b"%PDF-1.7 written before identities"
+    stored = put(store, key, data, retain_until)
+
+    assert dict(stored.identity) == {} and dict(store.stat(key).identity) == {}
+    assert store.get(key, sha256=digest(data), identity=IDENTITY) == data
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"Document": "x"}, {"document": "дoc"}, {"document": ""}, {"document": " padded "},
+     {f"k{i}": "v" for i in range(13)}],
+    ids=["upper-case name", "non-ASCII value", "empty value", "padded value", "too many"],
+)
+def test_unusable_identities_are_refused_before_anything_is_written(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime, bad: dict[str, str]
+) -> None:
+    key = f"{namespace}/bad-identity.pdf"
+    with pytest.raises(InvalidInput):
+        store.put(
+            key, b"%PDF", sha256=digest(b"%PDF"), content_type=PDF, retain_until=retain_until,
+            identity=bad,
+        )
+    assert not store.exists(key)
