@@ -85,3 +85,30 @@ def test_filesystem_store_folder_gone(
     not_a_folder.write_text("the volume is not mounted")
     _lose_store(archive, FilesystemObjectStore(not_a_folder))
     _upload_is_refused_cleanly(client, tokens, archive)
+
+
+@pytest.mark.parametrize("what", ["pdf", "source"])
+def test_a_download_refused_for_want_of_the_store_is_audited(
+    client: FlaskClient, tokens: Tokens, archive: Archive, archived: dict, what: str
+) -> None:
+    """Every look is in the audit log, including one the store's outage turned away."""
+    (port,) = free_ports(1)
+    _lose_store(
+        archive,
+        S3ObjectStore(S3Location(f"127.0.0.1:{port}", "archive", "key", "secret", secure=False)),
+    )
+    document_id = archived["document_id"]
+    response = client.get(
+        f"/api/v1/documents/{document_id}/{what}",
+        headers=Tokens.header(tokens.inspector, **{"X-Purpose": "перевірка"}),
+    )
+    assert response.status_code == 503, response.get_json()
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
+    events = client.get(
+        f"/api/v1/audit?action=retrieve_{what}", headers=Tokens.header(tokens.admin)
+    ).get_json()["items"]
+    assert [(e["outcome"], e["document_id"], e["version"]) for e in events] == [
+        ("storage_unavailable", document_id, 1)
+    ]
+    assert events[0]["detail"]["error"] == "storage_unavailable"
+    assert events[0]["purpose"] == "перевірка"

@@ -13,7 +13,7 @@ from archive_service.errors import ErrorDetail, IntegrityFailure, InvalidInput
 from archive_service.fast_reads import pick_version
 from archive_service.pipeline.values import RequestContext, Retrieval
 from archive_service.pipeline.visibility import ReadAccessMixin
-from archive_service.storage import ObjectNotFoundError
+from archive_service.storage import ObjectNotFoundError, StorageUnavailable
 
 
 class RetrievalMixin(ReadAccessMixin):
@@ -77,6 +77,18 @@ class RetrievalMixin(ReadAccessMixin):
     ) -> bytes:
         try:
             return self.store.get(key, sha256=sha256, version_id=object_version)
+        except StorageUnavailable as exc:
+            # Refused for want of a store, not because of the document: still a look, audited.
+            self._record_best_effort(
+                ctx,
+                action,
+                "storage_unavailable",
+                document_id=document_id,
+                version=number,
+                sha256=sha256,
+                detail=self._error(exc) | {"object_key": key},
+            )
+            raise
         except (IntegrityFailure, ObjectNotFoundError) as exc:
             self._record_best_effort(
                 ctx,
