@@ -3,14 +3,10 @@
 # print its path on stdout (progress on stderr). The time-line tests run the real CLI and server
 # under a shifted clock with it: `faketime -f +2d archive-service verify ID`.
 set -euo pipefail
+. "$(dirname "$0")/lib/debian.sh"
 
 if ! command -v faketime >/dev/null 2>&1; then
-  echo "== installing libfaketime (faketime) from Debian" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q faketime >&2; then
-    apt-get update -q >&2
-    apt-get install -y -q faketime >&2
-  fi
+  apt_install "libfaketime (faketime)" faketime
 fi
 path="$(command -v faketime)" || { echo "install-faketime: faketime not found after install" >&2; exit 1; }
 # A shifted clock must really be shifted: a broken preload would silently test "now".

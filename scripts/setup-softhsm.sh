@@ -9,6 +9,7 @@
 # Installs the Debian packages `softhsm2` and `opensc` (pkcs11-tool) when they are missing. The
 # PINs are random per DIR and the key is generated on the token: it is for tests only.
 set -euo pipefail
+. "$(dirname "$0")/lib/debian.sh"
 
 TOKEN_LABEL="journal-archive-test"
 KEY_LABEL="archive-seal"
@@ -31,12 +32,7 @@ have_tools() {
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
 
 if ! have_tools; then
-  echo "== installing SoftHSM2 and OpenSC (pkcs11-tool) from Debian" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q softhsm2 opensc >&2; then
-    apt-get update -q >&2
-    apt-get install -y -q softhsm2 opensc >&2
-  fi
+  apt_install "SoftHSM2 and OpenSC (pkcs11-tool)" softhsm2 opensc
   have_tools || { echo "SoftHSM2 module or pkcs11-tool not found after install" >&2; exit 1; }
 fi
 MODULE="$(find_module)"

@@ -6,6 +6,7 @@
 # Installs the Debian `postgresql` package when no server binaries are found. The cluster trusts
 # local connections and runs without fsync: it is for tests only, never for data worth keeping.
 set -euo pipefail
+. "$(dirname "$0")/lib/debian.sh"
 
 find_bindir() {
   local dir
@@ -18,12 +19,7 @@ find_bindir() {
 }
 
 if ! BINDIR="$(find_bindir)"; then
-  echo "== installing PostgreSQL from Debian" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q postgresql >&2; then
-    apt-get update -q >&2
-    apt-get install -y -q postgresql >&2
-  fi
+  apt_install PostgreSQL postgresql
   BINDIR="$(find_bindir)" || { echo "PostgreSQL server binaries not found after install" >&2; exit 1; }
 fi
 

@@ -29,6 +29,7 @@ import requests
 
 from archive_service.signing import TestPki, validate_pdf
 from tests.conftest import CLI, cli_token, example_edrpou, serving
+from tests.signing.alterations import not_after, time_line
 
 DAY = dt.timedelta(days=1)
 #: Shifts of the real clock, in days (libfaketime's ``-f +Nd``).
@@ -151,23 +152,10 @@ def test_simulated_time_line_is_monotonic(
 ) -> None:
     document_id, _ = archived_twice
     pki = TestPki.load_or_create(data_dir / "pki")
-    seal_end = pki.seal_cert["tbs_certificate"]["validity"]["not_after"].native
-    tsa_end = pki.tsa_cert["tbs_certificate"]["validity"]["not_after"].native
     now = dt.datetime.now(dt.UTC)
-    line = {
-        "+1min": now + dt.timedelta(minutes=1),
-        "+20h": now + dt.timedelta(hours=20),
-        "+26h": now + dt.timedelta(hours=26),
-        "+2d": now + 2 * DAY,
-        "+40d": now + 40 * DAY,
-        "+1y": now + 365 * DAY,
-        "seal-1min": seal_end - dt.timedelta(minutes=1),
-        "seal+1min": seal_end + dt.timedelta(minutes=1),
-        "+5y": now + 5 * 365 * DAY,
-        "tsa1-1min": tsa_end - dt.timedelta(minutes=1),
-        "tsa1+1min": tsa_end + dt.timedelta(minutes=1),
-        "+12y": now + 12 * 365 * DAY,
-    }
+    line = time_line(pki, now)
+    del line["ca+1d"]  # the renewal TSA outlives nothing past the issuing CA; +12 y is enough
+    tsa_end = not_after(pki.tsa_cert)
     for version, valid_until in ((1, tsa_end), (2, now + 13 * 365 * DAY)):
         pdf = client.get(  # type: ignore[attr-defined]
             f"/api/v1/documents/{document_id}/pdf?version={version}",

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from io import BytesIO
 from typing import Any
@@ -196,19 +196,18 @@ class ValidationReport:
         "Covers" includes a document timestamp appended after it (B-LTA): bytes after the final
         signature *and* its archive timestamps are covered by no one, whatever they contain.
         """
-        return (
-            bool(self.signatures)
-            and all(signature.passed for signature in self.signatures)
-            and self.signatures[-1].end_covered
-        )
+        return self._every_and_covered(lambda signature: signature.passed)
 
     @property
     def all_acceptable(self) -> bool:
         """At least one signature, all :attr:`SignatureReport.acceptable`, the last covering
         the whole file: signed correctly, whatever revocation data the level carries."""
+        return self._every_and_covered(lambda signature: signature.acceptable)
+
+    def _every_and_covered(self, holds: Callable[[SignatureReport], bool]) -> bool:
         return (
             bool(self.signatures)
-            and all(signature.acceptable for signature in self.signatures)
+            and all(holds(signature) for signature in self.signatures)
             and self.signatures[-1].end_covered
         )
 

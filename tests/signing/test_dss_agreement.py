@@ -24,7 +24,6 @@ from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp as cocsp
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
@@ -32,37 +31,14 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 
 from archive_service.signing import SignedDocument, TestPki, validate_pdf
 
+from .alterations import flip_signed_byte, page_changed, time_line
 from .dss import DssValidator
 
 NOW = dt.datetime.now(dt.UTC)
-DAY = dt.timedelta(days=1)
-
-
-def _not_after(cert: object) -> dt.datetime:
-    return cert["tbs_certificate"]["validity"]["not_after"].native  # type: ignore[index]
-
-
-def moments(pki: TestPki) -> dict[str, dt.datetime]:
-    """The time line the issue names, anchored on the test PKI's real lifetimes."""
-    seal_end = _not_after(pki.seal_cert)
-    return {
-        "+1min": NOW + dt.timedelta(minutes=1),
-        "+20h": NOW + dt.timedelta(hours=20),
-        "+26h": NOW + dt.timedelta(hours=26),
-        "+2d": NOW + 2 * DAY,
-        "+40d": NOW + 40 * DAY,
-        "+1y": NOW + 365 * DAY,
-        "seal-1min": seal_end - dt.timedelta(minutes=1),
-        "seal+1min": seal_end + dt.timedelta(minutes=1),
-        "+5y": NOW + 5 * 365 * DAY,
-        "tsa1+1d": _not_after(pki.tsa_cert) + DAY,
-        "+12y": NOW + 12 * 365 * DAY,
-        "ca+1d": _not_after(pki.issuing_ca_cert) + DAY,
-    }
 
 
 MOMENTS = [
-    "+1min", "+20h", "+26h", "+2d", "+40d", "+1y", "seal-1min", "seal+1min", "+5y", "tsa1+1d",
+    "+1min", "+20h", "+26h", "+2d", "+40d", "+1y", "seal-1min", "seal+1min", "+5y", "tsa1+1min",
     "+12y", "ca+1d",
 ]
 
@@ -104,30 +80,6 @@ def _with_dss_and_document_timestamp(pdf: bytes, pki: TestPki) -> bytes:
     return output.getvalue()
 
 
-def _flip_signed_byte(pdf: bytes) -> bytes:
-    signature = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
-    start, length = (int(n) for n in list(signature.sig_object["/ByteRange"])[:2])
-    tampered = bytearray(pdf)
-    tampered[start + length // 2] ^= 0x01
-    return bytes(tampered)
-
-
-def _page_changed(pdf: bytes) -> bytes:
-    """An incremental update that adds a content stream ("FORGED") to page 1."""
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    page = writer.root["/Pages"]["/Kids"][0].get_object()
-    added = writer.add_object(
-        generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 72 Td (FORGED) Tj ET")
-    )
-    contents = page["/Contents"]
-    listed = list(contents) if isinstance(contents, generic.ArrayObject) else [contents]
-    page["/Contents"] = generic.ArrayObject([*listed, added])
-    writer.update_container(page)
-    output = BytesIO()
-    writer.write(output)
-    return output.getvalue()
-
-
 @pytest.fixture(scope="module")
 def revoked_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
     return TestPki.load_or_create(tmp_path_factory.mktemp("revoked-pki"))
@@ -163,7 +115,7 @@ def cases(
         "seal revoked before signing, then DSS + archive timestamp": (
             _with_dss_and_document_timestamp(revoked_bt, revoked_pki), revoked_pki
         ),
-        "B-LTA, one signed byte flipped": (_flip_signed_byte(lta), pki),
+        "B-LTA, one signed byte flipped": (flip_signed_byte(lta), pki),
         "B-LTA, bytes appended": (lta + b"\n% appended after %%EOF\n" + b"\0junk" * 8, pki),
     }
 
@@ -197,7 +149,7 @@ def test_same_indication_sub_indication_and_level_as_dss(
     moment: str,
 ) -> None:
     pdf, issuer = cases[name]
-    at = moments(issuer)[moment]
+    at = time_line(issuer, NOW)[moment]
     theirs = dss.validate(pdf, [root_file(issuer)], at=at).signature
     (ours,) = validate_pdf(pdf, [issuer.root_cert], at=at).signatures
     assert (ours.indication, ours.sub_indication, ours.level) == (
@@ -223,7 +175,7 @@ def test_a_page_changed_after_signing_fails_ours_and_dss_only_warns(
     root_file: Callable[[TestPki], Path],
     level: str,
 ) -> None:
-    pdf = _page_changed(signed_at_level[level].pdf)
+    pdf = page_changed(signed_at_level[level].pdf)
     theirs = dss.validate(pdf, [root_file(pki)]).signature
     warnings = " ".join(str(message) for message in theirs.warnings)
     assert "modification" in warnings.lower() or "difference" in warnings.lower(), warnings

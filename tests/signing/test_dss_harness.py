@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from io import BytesIO
 from pathlib import Path
 
 import pytest
-from pyhanko.pdf_utils.reader import PdfFileReader
 
 from archive_service.signing import SignedDocument, TestPki
 
+from .alterations import flip_signed_byte
 from .dss import DssError, DssValidator, pinned_version, source_hash
 
 
@@ -24,15 +23,6 @@ def root_pem(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("dss-trust") / "root.pem"
     path.write_bytes(pki.root_pem())
     return path
-
-
-def _flip_signed_byte(pdf: bytes) -> bytes:
-    """``pdf`` with one byte changed in the middle of the first range the signature covers."""
-    signature = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
-    start, length = (int(n) for n in list(signature.sig_object["/ByteRange"])[:2])
-    tampered = bytearray(pdf)
-    tampered[start + length // 2] ^= 0x01
-    return bytes(tampered)
 
 
 def test_b_lta_passes_now(
@@ -65,7 +55,7 @@ def test_b_lta_passes_now(
 def test_one_flipped_byte_fails(
     dss: DssValidator, signed_at_level: dict[str, SignedDocument], root_pem: Path
 ) -> None:
-    tampered = _flip_signed_byte(signed_at_level["B-LTA"].pdf)
+    tampered = flip_signed_byte(signed_at_level["B-LTA"].pdf)
 
     signature = dss.validate(tampered, [root_pem]).signature
 
