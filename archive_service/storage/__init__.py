@@ -15,7 +15,12 @@ from archive_service.storage.errors import (
 )
 from archive_service.storage.filesystem import FilesystemObjectStore
 from archive_service.storage.keys import validate_key, validate_prefix
-from archive_service.storage.protocol import IncompleteObject, ObjectStore, StoredObject
+from archive_service.storage.protocol import (
+    IncompleteObject,
+    ObjectStore,
+    ObjectVersion,
+    StoredObject,
+)
 from archive_service.storage.s3 import S3Location, S3ObjectStore
 from archive_service.storage.urls import initialize_storage, open_object_store
 
@@ -27,6 +32,7 @@ __all__ = [
     "ObjectExistsError",
     "ObjectNotFoundError",
     "ObjectStore",
+    "ObjectVersion",
     "S3Location",
     "S3ObjectStore",
     "StorageConfigurationError",

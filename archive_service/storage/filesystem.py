@@ -83,7 +83,7 @@ from archive_service.storage.holds import (
 )
 from archive_service.storage.keys import validate_key, validate_prefix
 from archive_service.storage.manifest import decode_manifest, encode_manifest
-from archive_service.storage.protocol import IncompleteObject, StoredObject
+from archive_service.storage.protocol import IncompleteObject, ObjectVersion, StoredObject
 
 #: Write-once keys have exactly one version.
 VERSION_ID = "1"
@@ -264,6 +264,24 @@ class FilesystemObjectStore:
             except IntegrityFailure:
                 continue  # reported by iter_incomplete
 
+    def iter_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        """One version per complete object; there are no delete markers here (module docstring:
+        root can remove files outright, which leaves nothing to list)."""
+        prefix = validate_prefix(prefix)
+        directory = prefix.rpartition("/")[0]
+        with _unavailable_on_os_error("list object versions"):
+            keys = sorted(
+                key
+                for key in self._manifest_keys(directory)
+                if key.startswith(prefix) and _is_file(self._paths(key)[0])
+            )
+        for key in keys:
+            try:
+                modified: dt.datetime | None = self._manifest(key, None).stored_at
+            except IntegrityFailure:
+                modified = None  # an unreadable manifest: whoever reads the version is told
+            yield ObjectVersion(key, VERSION_ID, False, True, modified)
+
     def iter_incomplete(self) -> Iterator[IncompleteObject]:
         with _unavailable_on_os_error("list incomplete objects"):
             manifest_keys = set(self._manifest_keys(""))
@@ -291,7 +309,7 @@ class FilesystemObjectStore:
                             f"{directory}/{relative}", "temporary file of an interrupted write"
                         )
 
-    def check(self) -> None:
+    def check(self) -> list[str]:
         try:
             if self.create_root and not self.root.exists():
                 self.root.mkdir()
@@ -308,6 +326,7 @@ class FilesystemObjectStore:
             raise StorageUnavailable(
                 f"The object store at {self.root} cannot be written: {exc.strerror or exc}."
             ) from exc
+        return []
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -67,6 +67,29 @@ class IncompleteObject:
     key: str | None = None
 
 
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One entry of a key's version history: a version, or a delete marker over the versions.
+
+    S3 keeps every version of a key. A DELETE that names no version id — allowed even in
+    COMPLIANCE mode, and by anyone with delete permission — removes nothing: it stacks a *delete
+    marker* on the key, and the versions beneath it vanish from plain GETs and listings while
+    staying locked and readable by version id. This service never deletes, so a marker over a
+    key it wrote is someone hiding an object. The filesystem store has no markers (see
+    :meth:`ObjectStore.iter_versions`).
+    """
+
+    key: str
+    #: The version's (or marker's) id; filesystem: always ``"1"``.
+    version_id: str
+    #: True for a delete marker: it hides the versions of ``key`` beneath it, it holds no bytes.
+    delete_marker: bool
+    #: Whether this is the entry a plain GET or listing sees (the key's newest entry).
+    latest: bool
+    #: When the server recorded the version or the marker (UTC, aware), if it says.
+    modified: dt.datetime | None = None
+
+
 @runtime_checkable
 class ObjectStore(Protocol):
     """A write-once object store with retention; see the module docstring for the promises."""
@@ -150,13 +173,31 @@ class ObjectStore(Protocol):
         S3), in key order; the reconcile job compares these with the database to find orphans."""
         ...
 
+    def iter_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        """Every version *and delete marker* of every key that starts with ``prefix``, grouped
+        by key in key order, newest first within a key (S3's ListObjectVersions).
+
+        :meth:`iter_objects` shows only what a plain listing shows, so an object hidden behind a
+        delete marker is simply absent there; audit verification and reconcile read this
+        instead, to report markers and to reach the hidden versions by version id.
+
+        The filesystem store has no delete operation and no markers: it yields one version
+        (``"1"``, latest) per complete object. Files removed behind its back leave no entry at
+        all — only a half-removed object shows, in :meth:`iter_incomplete` — so there a removal
+        is found only by what expects the object (a database row, the audit anchoring window).
+        """
+        ...
+
     def iter_incomplete(self) -> Iterator[IncompleteObject]:
         """Leftovers of interrupted writes and damaged records, for the reconcile job."""
         ...
 
-    def check(self) -> None:
-        """Readiness: return quietly if the store can be read and written.
+    def check(self) -> list[str]:
+        """Readiness: return if the store can be read and written.
 
+        :returns: warnings about settings that do not make the store unusable (e.g. an S3
+            bucket's default retention changed behind the service's back), one sentence each;
+            empty when everything is as set up.
         :raises StorageUnavailable: with a sentence saying what is wrong.
         """
         ...

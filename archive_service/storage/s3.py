@@ -58,7 +58,7 @@ from archive_service.storage.errors import (
     StorageUnavailable,
 )
 from archive_service.storage.keys import validate_key, validate_prefix
-from archive_service.storage.protocol import IncompleteObject, StoredObject
+from archive_service.storage.protocol import IncompleteObject, ObjectVersion, StoredObject
 
 #: User metadata holding the hex SHA-256, so ``stat`` needs no checksum-mode request.
 SHA256_METADATA = "x-amz-meta-archive-sha256"
@@ -289,6 +289,30 @@ class S3ObjectStore:
         for name in sorted(names):
             yield self.stat(name)
 
+    def iter_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        """ListObjectVersions: versions and delete markers, by key, newest first within a key."""
+        validate_prefix(prefix)
+        with self._translated(prefix):
+            listed = [
+                ObjectVersion(
+                    key=item.object_name,
+                    version_id=item.version_id or "null",
+                    delete_marker=bool(item.is_delete_marker),
+                    latest=str(item.is_latest).lower() == "true",
+                    modified=item.last_modified.astimezone(dt.UTC) if item.last_modified else None,
+                )
+                for item in self._client.list_objects(
+                    self.location.bucket,
+                    prefix=prefix or None,
+                    recursive=True,
+                    include_version=True,
+                )
+                if item.object_name and not item.is_dir
+            ]
+        # minio-py lists a page's versions first and its delete markers after them: order by
+        # key, then the latest entry, then newest to oldest.
+        yield from sorted(listed, key=_version_order)
+
     def iter_incomplete(self) -> Iterator[IncompleteObject]:
         """Unfinished multipart uploads; this store never starts one, so any is foreign."""
         key_marker: str | None = None
@@ -308,7 +332,11 @@ class S3ObjectStore:
                 return
             key_marker, upload_marker = page.next_key_marker, page.next_upload_id_marker
 
-    def check(self) -> None:
+    def check(self) -> list[str]:
+        """Usable means: the bucket exists, keeps versions and has Object Lock, since every PUT
+        sends its own COMPLIANCE retention. The bucket's *default* retention is only a backstop
+        for objects written without one (never by this service): a changed or removed default
+        is a warning, not a reason to refuse service."""
         bucket = self.location.bucket
         with self._translated(""):
             if not self._client.bucket_exists(bucket):
@@ -320,11 +348,12 @@ class S3ObjectStore:
                 f"The S3 bucket {bucket} does not have versioning enabled ({versioning}). "
                 + _INIT_HINT
             )
-        if lock is None or lock.mode != COMPLIANCE:
+        if lock is None:
             raise StorageUnavailable(
-                f"The S3 bucket {bucket} has no Object Lock with a default COMPLIANCE retention "
-                f"(Object Lock itself can only be enabled when a bucket is created). {_INIT_HINT}"
+                f"The S3 bucket {bucket} has no Object Lock (it can only be enabled when a bucket "
+                f"is created). {_INIT_HINT}"
             )
+        return _default_retention_warnings(bucket, lock)
 
     def _head(self, key: str, version_id: str | None, *, checksum: bool = False) -> Object:
         with self._translated(key, version_id):
@@ -383,6 +412,23 @@ class S3ObjectStore:
             ) from None
 
 
+def _default_retention_warnings(bucket: str, lock: ObjectLockConfig) -> list[str]:
+    """What is off about the bucket's default retention (the backstop), if anything."""
+    if lock.mode == COMPLIANCE:
+        return []
+    found = (
+        f"{lock.mode} for {lock.duration} {str(lock.duration_unit).lower()}"
+        if lock.mode
+        else "none"
+    )
+    return [
+        f"The S3 bucket {bucket}'s default retention is {found}, not COMPLIANCE: objects this "
+        "service writes are unaffected (each carries its own COMPLIANCE retention), but an "
+        "object written without one would not be locked. Restore the default with "
+        "`archive-service storage init`."
+    ]
+
+
 def _translate(exc: S3Error, key: str) -> ArchiveError:
     code = exc.code or ""
     if code in _NOT_FOUND_CODES or (code == "InvalidArgument" and "version" in str(exc).lower()):
@@ -401,6 +447,11 @@ def _translate(exc: S3Error, key: str) -> ArchiveError:
     return StorageUnavailable(
         f"The S3 server refused the request for {key or 'the bucket'} ({code})."
     )
+
+
+def _version_order(version: ObjectVersion) -> tuple[str, bool, float]:
+    modified = version.modified.timestamp() if version.modified else 0.0
+    return version.key, not version.latest, -modified
 
 
 def _is_status(exc: S3Error, status: int) -> bool:

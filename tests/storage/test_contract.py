@@ -243,6 +243,25 @@ def test_iter_objects_lists_complete_objects_by_prefix_in_key_order(
     assert list(store.iter_incomplete()) == []
 
 
+def test_iter_versions_lists_each_stored_version_and_no_marker(
+    store: ObjectStore, namespace: str, retain_until: dt.datetime
+) -> None:
+    """Audit verification and reconcile read versions, not the plain listing: a store that
+    writes nothing but objects shows one version per object and no delete marker."""
+    stored = [put(store, f"{namespace}/v/{name}", name.encode(), retain_until) for name in "ba"]
+
+    versions = list(store.iter_versions(f"{namespace}/v/"))
+
+    assert [(v.key, v.version_id) for v in versions] == sorted(
+        (s.key, s.version_id) for s in stored
+    )
+    assert all(v.latest and not v.delete_marker for v in versions)
+    assert all(v.modified is not None and v.modified.tzinfo is not None for v in versions)
+    assert list(store.iter_versions(f"{namespace}/nothing/")) == []
+    with pytest.raises(InvalidInput):
+        list(store.iter_versions("../x"))
+
+
 def test_concurrent_puts_of_one_key_have_exactly_one_winner(
     store: ObjectStore, namespace: str, retain_until: dt.datetime
 ) -> None:

@@ -212,6 +212,22 @@ def test_delete_without_version_only_hides_the_document(
     assert_original_intact(store, root, stored)
 
 
+def test_a_delete_marker_is_listed_with_the_version_it_hides(
+    store: S3ObjectStore, root: Minio, stored: StoredObject
+) -> None:
+    """What audit verification and reconcile rely on: the plain listing forgets a hidden
+    object, the version listing shows the marker on top and the locked version beneath."""
+    root.remove_object(store.location.bucket, stored.key)
+
+    assert [o.key for o in store.iter_objects(stored.key)] == []
+    marker, beneath = store.iter_versions(stored.key)
+    assert (marker.key, marker.delete_marker, marker.latest) == (stored.key, True, True)
+    assert marker.version_id != stored.version_id and marker.modified is not None
+    assert (beneath.key, beneath.version_id) == (stored.key, stored.version_id)
+    assert (beneath.delete_marker, beneath.latest) == (False, False)
+    assert_original_intact(store, root, stored)
+
+
 def test_a_version_written_past_the_service_is_not_trusted(
     store: S3ObjectStore, root: Minio, stored: StoredObject
 ) -> None:
