@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from archive_service.audit_checkpoints import AuditCheckpoints
 from archive_service.config import ConfigurationError, Settings
 from archive_service.db import (
@@ -33,7 +35,8 @@ def build_archive(settings: Settings) -> Archive:
     engine = create_db_engine(settings.resolved_database_url)
     create_schema(engine)
     store = open_object_store(settings.resolved_storage_url)
-    store.check()
+    for warning in store.check():
+        logging.getLogger(__name__).warning("%s", warning)
     signing = build_signing(settings)
     sessions = create_session_factory(engine)
     read_sessions = create_read_session_factory(engine)

@@ -253,3 +253,4 @@ def test_healthz(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json()["checks"] == {"database": "ok", "storage": "ok"}
+    assert response.get_json()["warnings"] == []
