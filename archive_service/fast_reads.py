@@ -6,6 +6,10 @@ than everything else the request does together. Here one Core ``SELECT`` returns
 its institution's code and the storage coordinates of each version as plain tuples. Documents
 have a handful of versions, so all of them come back: the caller picks one and can still say
 which numbers exist.
+
+It also returns what each version's objects must say they are (their write-once identity,
+:mod:`archive_service.object_identity`): the store compares it before a byte is read, so the
+check costs no extra request.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from archive_service.db import Document, DocumentVersion, Institution
 from archive_service.errors import ErrorDetail, NotFound
+from archive_service.object_identity import pdf_identity, source_identity, source_versions
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class StoredVersion:
     source_object_version_id: str
     source_sha256: str
     source_media_type: str
+    #: What the PDF and the export object must have been stored as (see object_identity).
+    pdf_identity: dict[str, str]
+    source_identity: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ _LOCATE = (
         _VERSIONS.source_object_version_id,
         _VERSIONS.source_sha256,
         _VERSIONS.source_media_type,
+        _VERSIONS.id,
+        _VERSIONS.renews_id,
     )
     .join_from(
         Document.__table__, Institution.__table__, _INSTITUTIONS.id == _DOCUMENTS.institution_id
@@ -80,8 +90,18 @@ def locate_document(session: Session | Connection, document_id: str) -> Document
     if not rows:
         return None
     first = rows[0]
-    versions = tuple(StoredVersion(*row[3:]) for row in rows if row[3] is not None)
-    return DocumentLocation(first[0], first[1], first[2], versions)
+    document_id, edrpou = first[0], first[2]
+    recorded = [row for row in rows if row[3] is not None]
+    origins = source_versions((row[11], row[3], row[12]) for row in recorded)
+    versions = tuple(
+        StoredVersion(
+            *row[3:11],
+            pdf_identity=pdf_identity(document_id, edrpou, row[3], row[9]),
+            source_identity=source_identity(document_id, edrpou, origins[row[11]], row[9]),
+        )
+        for row in recorded
+    )
+    return DocumentLocation(document_id, first[1], edrpou, versions)
 
 
 class _Numbered(Protocol):

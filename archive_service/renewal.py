@@ -49,6 +49,9 @@ class RenewalCandidate:
     #: None for B-B and for versions recorded before the column existed.
     timestamp_expires_at: dt.datetime | None
     retain_until: dt.datetime
+    #: The export the version was rendered from: its PDF's identity names it, and so does the
+    #: renewal's (see object_identity).
+    source_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ def _due_query(due_before: dt.datetime) -> Select[Any]:
             DocumentVersion.signature_level,
             DocumentVersion.timestamp_expires_at,
             DocumentVersion.retain_until,
+            DocumentVersion.source_sha256,
         )
         .join(
             newest,
@@ -171,6 +175,7 @@ def due_candidates(session: Session, due_before: dt.datetime) -> list[RenewalCan
             *row[:10],
             timestamp_expires_at=utc(row[10]) if row[10] is not None else None,
             retain_until=utc(row[11]),
+            source_sha256=row[12],
         )
         for row in session.execute(_due_query(due_before))
     ]

@@ -24,6 +24,7 @@ from archive_service.errors import (
     IntegrityFailure,
     ServiceUnavailable,
 )
+from archive_service.object_identity import pdf_identity
 from archive_service.object_keys import version_prefix
 from archive_service.pipeline.values import RequestContext
 from archive_service.pipeline.versions import VersionWriterMixin
@@ -154,12 +155,22 @@ class RenewalsMixin(VersionWriterMixin):
         )
 
     def _read_for_renewal(self, candidate: RenewalCandidate) -> bytes:
-        """The version's PDF, re-hashed against the record (the store checks it too)."""
+        """The version's PDF, re-hashed against the record (the store checks it too).
+
+        Its identity is checked as on a download: renewing another document's PDF would store
+        it anew under this document's identity, laundering a swapped row for good.
+        """
         try:
             data = self.store.get(
                 candidate.object_key,
                 sha256=candidate.sha256,
                 version_id=candidate.object_version_id,
+                identity=pdf_identity(
+                    candidate.document_id,
+                    candidate.edrpou,
+                    candidate.number,
+                    candidate.source_sha256,
+                ),
             )
         except ObjectNotFoundError as exc:
             raise IntegrityFailure(
@@ -207,6 +218,9 @@ class RenewalsMixin(VersionWriterMixin):
                     sha256,
                     "application/pdf",
                     candidate.retain_until,
+                    pdf_identity(
+                        candidate.document_id, candidate.edrpou, number, candidate.source_sha256
+                    ),
                 )
             except StorageUnavailable as exc:
                 raise StorageUnavailable(

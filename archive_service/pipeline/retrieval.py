@@ -1,7 +1,9 @@
 """Retrieval, the download hot path: locate, read and re-hash, audit, then hand over.
 
 The audit event is committed before the bytes are returned (invariant 3); the document is
-located without ORM objects because downloads need only its coordinates.
+located without ORM objects because downloads need only its coordinates. The store is given
+what the object must have been stored as (invariant 8): an object whose write-once identity
+names another document, institution, version or kind is refused like one whose hash differs.
 """
 
 from __future__ import annotations
@@ -42,23 +44,25 @@ class RetrievalMixin(ReadAccessMixin):
         chosen = pick_version(document.id, document.versions, version)
         year = document.school_year.replace("/", "-")
         if what == "pdf":
-            key, object_version, sha256, media_type = (
+            key, object_version, sha256, media_type, identity = (
                 chosen.object_key,
                 chosen.object_version_id,
                 chosen.sha256,
                 "application/pdf",
+                chosen.pdf_identity,
             )
             filename = f"journal-{year}-v{chosen.number}.pdf"
         else:
-            key, object_version, sha256, media_type = (
+            key, object_version, sha256, media_type, identity = (
                 chosen.source_object_key,
                 chosen.source_object_version_id,
                 chosen.source_sha256,
                 chosen.source_media_type,
+                chosen.source_identity,
             )
             filename = f"journal-{year}-v{chosen.number}-source.{key.rsplit('.', 1)[-1]}"
         data = self._read_checked(
-            key, object_version, sha256, ctx, action, document_id, chosen.number
+            key, object_version, sha256, ctx, action, document_id, chosen.number, identity
         )
         self._record_retrieval(
             self._event(ctx, action, "ok", document_id, chosen.number, sha256, {"object_key": key})
@@ -74,9 +78,14 @@ class RetrievalMixin(ReadAccessMixin):
         action: str,
         document_id: str,
         number: int,
+        identity: dict[str, str],
     ) -> bytes:
+        """The object's bytes, re-hashed and stored as this version's (invariant 8); else
+        audited and refused."""
         try:
-            return self.store.get(key, sha256=sha256, version_id=object_version)
+            return self.store.get(
+                key, sha256=sha256, version_id=object_version, identity=identity
+            )
         except StorageUnavailable as exc:
             # Refused for want of a store, not because of the document: still a look, audited.
             self._record_best_effort(
@@ -97,7 +106,7 @@ class RetrievalMixin(ReadAccessMixin):
                 document_id=document_id,
                 version=number,
                 sha256=sha256,
-                detail=self._error(exc),
+                detail=self._error(exc) | {"object_key": key},
             )
             if isinstance(exc, ObjectNotFoundError):
                 raise IntegrityFailure(

@@ -18,6 +18,7 @@ from archive_service.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from archive_service.object_identity import pdf_identity
 from archive_service.pipeline.values import RequestContext
 from archive_service.pipeline.visibility import ReadAccessMixin
 from archive_service.signing import validate_pdf
@@ -33,8 +34,10 @@ class VerificationMixin(ReadAccessMixin):
     ) -> Verification:
         """Re-hash the stored PDF against the record and validate its signatures.
 
-        A hash mismatch or a missing object is reported in the result (and audited as
-        ``integrity_failure``), not raised: the caller asked whether the copy is sound.
+        A hash mismatch, a missing object or one stored as another document, institution or
+        version (invariant 8) is reported in the result (and audited as ``integrity_failure``),
+        not raised: the caller asked whether the copy is sound. Its signatures are then not
+        validated, so nothing of the other object is shown.
         """
         self._require_reader(ctx, "verify", document_id)
         document = self._load_document(ctx, "verify", document_id)
@@ -42,7 +45,12 @@ class VerificationMixin(ReadAccessMixin):
         archived = ArchivedVersion(document_id, chosen.number)
         try:
             data = self.store.get(
-                chosen.object_key, sha256=chosen.sha256, version_id=chosen.object_version_id
+                chosen.object_key,
+                sha256=chosen.sha256,
+                version_id=chosen.object_version_id,
+                identity=pdf_identity(
+                    document.id, document.institution.edrpou, chosen.number, chosen.source_sha256
+                ),
             )
         except (IntegrityFailure, ObjectNotFoundError) as exc:
             verification = Verification(
@@ -62,7 +70,12 @@ class VerificationMixin(ReadAccessMixin):
                 recorded_signature_level=chosen.signature_level,
             )
         outcome = verification.verdict
-        self._record(ctx, "verify", outcome, document_id, chosen.number, chosen.sha256)
+        detail = (
+            {"object_key": chosen.object_key, "problem": verification.integrity_problem}
+            if verification.integrity_problem
+            else None
+        )
+        self._record(ctx, "verify", outcome, document_id, chosen.number, chosen.sha256, detail)
         return verification
 
     def verify_upload(

@@ -22,6 +22,7 @@ from archive_service import audit
 from archive_service.db import Document, DocumentVersion, Institution, SigningRequest, utcnow
 from archive_service.errors import Conflict, ErrorDetail, ServiceUnavailable
 from archive_service.journal.model import Journal
+from archive_service.object_identity import pdf_identity, source_identity
 from archive_service.object_keys import version_prefix
 from archive_service.pipeline.recording import AuditRecordingMixin
 from archive_service.pipeline.values import IngestResult, RequestContext
@@ -35,6 +36,10 @@ from archive_service.views import document_view
 DOCUMENT_KIND = "class_journal"
 #: Why the archive signs (the signature dictionary's /Reason).
 SIGNING_REASON = "Архівування класного журналу"
+
+
+class _RaceLost(Conflict):
+    """Another version of the same journal was recorded while this one was being made."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class VersionWriterMixin(AuditRecordingMixin):
             upload.document_id,
             upload.number,
         )
+        edrpou = upload.journal.institution.edrpou
         with self._stage("store"), self._store_unreachable_as_retryable():
             source_obj = self._put_once(
                 f"{prefix}/source-{upload.source_sha256}.{upload.filename.rsplit('.', 1)[-1]}",
@@ -125,6 +131,9 @@ class VersionWriterMixin(AuditRecordingMixin):
                 upload.source_sha256,
                 upload.media_type,
                 retain_until,
+                source_identity(
+                    upload.document_id, edrpou, upload.number, upload.source_sha256
+                ),
             )
             pdf_obj = self._put_once(
                 f"{prefix}/journal-{pdf_sha256}.pdf",
@@ -132,6 +141,7 @@ class VersionWriterMixin(AuditRecordingMixin):
                 pdf_sha256,
                 "application/pdf",
                 retain_until,
+                pdf_identity(upload.document_id, edrpou, upload.number, upload.source_sha256),
             )
         self.before_record()
         version = DocumentVersion(
@@ -195,7 +205,7 @@ class VersionWriterMixin(AuditRecordingMixin):
                     .limit(1)
                 )
                 if (previous.number if previous else 0) != version.number - 1:
-                    raise Conflict(
+                    raise _RaceLost(
                         "Another version of this journal was archived at the same time; "
                         "upload again to archive yours as the next version."
                     )
@@ -224,20 +234,63 @@ class VersionWriterMixin(AuditRecordingMixin):
                 session.flush()
                 session.refresh(document, ["versions"])
                 view = document_view(document, all_versions=True)
-        except IntegrityError:
-            # A concurrent upload of the same export won the race: answer as for a duplicate.
-            existing = self._plan_version(journal, version.source_sha256)
-            if isinstance(existing, IngestResult):
-                return existing
-            raise Conflict(
-                "Another upload of this journal was archived at the same time; upload again."
-            ) from None
+        except (IntegrityError, _RaceLost) as exc:
+            return self._lost_race(journal, version, ctx, action, exc)
         except SQLAlchemyError as exc:
             raise ServiceUnavailable(
                 "The database is unavailable; the document was not recorded. Upload again later."
             ) from exc
         self._after_append(event)
         return IngestResult(view, view["versions"][-1], True)
+
+    def _lost_race(
+        self,
+        journal: Journal,
+        version: DocumentVersion,
+        ctx: RequestContext,
+        action: str,
+        exc: Exception,
+    ) -> IngestResult:
+        """A concurrent upload recorded first. Of the same export: answer 200 with its version
+        and audit that answer like any duplicate, naming the objects this attempt left behind
+        (reconcile lists them as harmless duplicates of the recorded export). Of another export
+        of the same journal: 409, upload again to archive it as the next version.
+        """
+        existing = self._plan_version(journal, version.source_sha256)
+        if not isinstance(existing, IngestResult):
+            if isinstance(exc, _RaceLost):
+                raise exc
+            raise Conflict(
+                "Another upload of this journal was archived at the same time; upload again."
+            ) from None
+        document_id = existing.document["document_id"]
+        number = existing.version["version"]
+        self._record(
+            ctx,
+            action,
+            "duplicate",
+            document_id,
+            number,
+            existing.version["sha256"],
+            {
+                "source_sha256": version.source_sha256,
+                "race": "lost",
+                "leftover_object_keys": self._leftover_keys(document_id, number, version),
+            },
+        )
+        return existing
+
+    def _leftover_keys(self, document_id: str, number: int, mine: DocumentVersion) -> list[str]:
+        """The objects of an attempt that lost its race which the recorded version does not use."""
+        with self.reader() as session:
+            recorded = session.execute(
+                select(DocumentVersion.object_key, DocumentVersion.source_object_key).where(
+                    DocumentVersion.document_id == document_id,
+                    DocumentVersion.number == number,
+                )
+            ).one_or_none()
+        used = set(recorded or ())
+        return [k for k in (mine.source_object_key, mine.object_key) if k not in used]
 
     @staticmethod
     def _mark_finished(session: Session, request_id: str) -> None:
@@ -266,18 +319,34 @@ class VersionWriterMixin(AuditRecordingMixin):
             ) from exc
 
     def _put_once(
-        self, key: str, data: bytes, sha256: str, content_type: str, retain_until: dt.datetime
+        self,
+        key: str,
+        data: bytes,
+        sha256: str,
+        content_type: str,
+        retain_until: dt.datetime,
+        identity: dict[str, str],
     ) -> StoredObject:
-        """Write-once put that accepts an identical object left by an interrupted attempt."""
+        """Write-once put that accepts an identical object left by an interrupted attempt.
+
+        :param identity: what the object is (invariant 8), recorded write-once with it. An
+            object already there is accepted only if it was stored as the same thing (or, when
+            written before identities existed, with no identity at all).
+        """
         try:
             return self.store.put(
-                key, data, sha256=sha256, content_type=content_type, retain_until=retain_until
+                key,
+                data,
+                sha256=sha256,
+                content_type=content_type,
+                retain_until=retain_until,
+                identity=identity,
             )
         except ObjectExistsError:
             # The key's current version may be a delete marker or another version; what counts
             # is whether a complete version with exactly these bytes is there to be recorded.
             existing = self.store.find(key, sha256=sha256)
-            if existing is None:
+            if existing is None or (existing.identity and dict(existing.identity) != identity):
                 raise
             return existing
 
