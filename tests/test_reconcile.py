@@ -159,8 +159,14 @@ def test_a_row_whose_recorded_hash_differs_is_a_stale_row(archive: Archive, arch
             .values(source_sha256="0" * 64)
         )
     report = archive.reconcile()
-    assert [(r.part, r.key) for r in report.stale_rows] == [("source", version.source_object_key)]
-    assert "SHA-256" in report.stale_rows[0].problem
+    # The export's object no longer matches its hash; the PDF names the export it was rendered
+    # from (its identity), so it no longer belongs to this row either.
+    assert [(r.part, r.key) for r in report.stale_rows] == [
+        ("pdf", version.object_key),
+        ("source", version.source_object_key),
+    ]
+    assert "export-sha256" in report.stale_rows[0].problem
+    assert "SHA-256" in report.stale_rows[1].problem
 
 
 def test_a_consistent_archive_is_clean_and_checkpoints_are_not_orphans(
