@@ -405,6 +405,8 @@ def reconcile(runtime: _Runtime, as_json: bool) -> None:
 
     Exit code: 0 clean (or only leftovers of uploads retried since), 1 orphans awaiting a retry
     or incomplete writes (harmless), 2 version rows whose object is missing or differs (serious).
+    A legal hold lifted in the store behind a version recorded as held is serious (2); one held
+    in the store but not recorded is 1.
     """
     from archive_service.reconcile import PROGRESS_EVERY, describe
 

@@ -41,6 +41,8 @@ class StoredVersion:
     #: What the PDF and the export object must have been stored as (see object_identity).
     pdf_identity: dict[str, str]
     source_identity: dict[str, str]
+    #: Whether the version is recorded as under legal hold (downloads compare it with the store).
+    legal_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ _LOCATE = (
         _VERSIONS.source_media_type,
         _VERSIONS.id,
         _VERSIONS.renews_id,
+        _VERSIONS.legal_hold,
     )
     .join_from(
         Document.__table__, Institution.__table__, _INSTITUTIONS.id == _DOCUMENTS.institution_id
@@ -98,6 +101,7 @@ def locate_document(session: Session | Connection, document_id: str) -> Document
             *row[3:11],
             pdf_identity=pdf_identity(document_id, edrpou, row[3], row[9]),
             source_identity=source_identity(document_id, edrpou, origins[row[11]], row[9]),
+            legal_hold=bool(row[13]),
         )
         for row in recorded
     )

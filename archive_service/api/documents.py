@@ -19,8 +19,18 @@ def _send(retrieval: Retrieval) -> Response:
     response.headers["ETag"] = f'"{retrieval.sha256}"'
     response.headers["X-Content-SHA256"] = retrieval.sha256
     response.headers["X-Document-Version"] = str(retrieval.version)
+    response.headers["X-Legal-Hold"] = _on_off(retrieval.legal_hold)
+    if retrieval.legal_hold_drift:
+        response.headers["X-Legal-Hold-Drift"] = (
+            f"recorded={_on_off(retrieval.legal_hold)}; store={_on_off(retrieval.store_legal_hold)}"
+        )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _on_off(hold: bool | None) -> str:
+    """How a legal hold shows in the download headers: on, off, or unknown (store silent)."""
+    return "unknown" if hold is None else ("on" if hold else "off")
 
 
 @bp.get("")

@@ -8,6 +8,7 @@ names another document, institution, version or kind is refused like one whose h
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from archive_service.access import Role
@@ -16,6 +17,8 @@ from archive_service.fast_reads import pick_version
 from archive_service.pipeline.values import RequestContext, Retrieval
 from archive_service.pipeline.visibility import ReadAccessMixin
 from archive_service.storage import ObjectNotFoundError, StorageUnavailable
+
+_log = logging.getLogger(__name__)
 
 
 class RetrievalMixin(ReadAccessMixin):
@@ -64,10 +67,43 @@ class RetrievalMixin(ReadAccessMixin):
         data = self._read_checked(
             key, object_version, sha256, ctx, action, document_id, chosen.number, identity
         )
+        detail: dict[str, object] = {"object_key": key}
+        store_hold = self._store_legal_hold(key, object_version)
+        if store_hold is not chosen.legal_hold:
+            detail["legal_hold_drift"] = {"recorded": chosen.legal_hold, "store": store_hold}
+            _log.warning(
+                "legal hold drift on %s (version %s): recorded %s, store %s; run "
+                "`archive-service reconcile`",
+                key,
+                object_version,
+                chosen.legal_hold,
+                "unknown" if store_hold is None else store_hold,
+            )
         self._record_retrieval(
-            self._event(ctx, action, "ok", document_id, chosen.number, sha256, {"object_key": key})
+            self._event(ctx, action, "ok", document_id, chosen.number, sha256, detail)
         )
-        return Retrieval(data, media_type, filename, sha256, document_id, chosen.number)
+        return Retrieval(
+            data,
+            media_type,
+            filename,
+            sha256,
+            document_id,
+            chosen.number,
+            legal_hold=chosen.legal_hold,
+            store_legal_hold=store_hold,
+        )
+
+    def _store_legal_hold(self, key: str, object_version: str) -> bool | None:
+        """Whether the store holds the object under legal hold now; None if it cannot say.
+
+        Holds change only through the service (store first, then the row), so a difference
+        from the row means someone changed the store directly: the download still goes ahead
+        (its bytes passed the hash check) but reports the difference instead of hiding it.
+        """
+        try:
+            return self.store.stat(key, object_version).legal_hold
+        except (StorageUnavailable, ObjectNotFoundError, IntegrityFailure):
+            return None
 
     def _read_checked(
         self,
@@ -83,9 +119,7 @@ class RetrievalMixin(ReadAccessMixin):
         """The object's bytes, re-hashed and stored as this version's (invariant 8); else
         audited and refused."""
         try:
-            return self.store.get(
-                key, sha256=sha256, version_id=object_version, identity=identity
-            )
+            return self.store.get(key, sha256=sha256, version_id=object_version, identity=identity)
         except StorageUnavailable as exc:
             # Refused for want of a store, not because of the document: still a look, audited.
             self._record_best_effort(

@@ -55,6 +55,15 @@ class Retrieval:
     sha256: str
     document_id: str
     version: int
+    #: The version's legal hold as recorded (what the document JSON shows)...
+    legal_hold: bool = False
+    #: ...and as the store holds it for this object now; None when the store could not say.
+    store_legal_hold: bool | None = False
+
+    @property
+    def legal_hold_drift(self) -> bool:
+        """The store's hold is not the recorded one (or could not be read)."""
+        return self.store_legal_hold is not self.legal_hold
 
 
 @dataclass(frozen=True)
