@@ -7,6 +7,14 @@ reach them through the API, and a retry of the same upload adopts them (see
 whose object is missing or whose stored hash or size differ from the record — must never happen;
 it means the store lost or changed archived data and needs a person at once.
 
+Each object also carries its **identity** (invariant 8, :mod:`archive_service.object_identity`):
+the document, institution, version and kind it was written for. A recorded object whose identity
+names anything else is a stale row too — the database was edited to point a version at another
+object (keys swapped, a document moved to another institution, a version re-parented). Objects
+written before identities existed are listed as *unbound (legacy)*: still served on their hash,
+but nothing ties them to their row. An orphan whose identity names an export that is recorded
+(another upload of the same bytes won a race, or a retry recorded it) is a harmless duplicate.
+
 It also compares each recorded object's **legal hold** with its row: a hold lifted in the store
 behind a version the API shows as held (S3 lets root do that even in COMPLIANCE mode) is serious,
 a hold placed there that no row records is worth a look.
@@ -20,7 +28,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +36,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
-from archive_service.db import DocumentVersion
+from archive_service.db import Document, DocumentVersion, Institution
 from archive_service.errors import IntegrityFailure
+from archive_service.object_identity import describe as describe_identity
+from archive_service.object_identity import (
+    export_of,
+    named_version,
+    pdf_identity,
+    source_identity,
+    source_versions,
+)
 from archive_service.storage import IncompleteObject, ObjectNotFoundError, ObjectStore
 from archive_service.storage.protocol import StoredObject
 
@@ -70,8 +86,12 @@ class Orphan:
     #: (document id, version) the key names, if it is a version object.
     names_version: tuple[str, int] | None
     #: True when that version was recorded since with other objects (a retried upload signed
-    #: its PDF anew): nothing to do, the object only waits for its retention date.
+    #: its PDF anew), or when its export is recorded (``duplicate_of``): nothing to do, the
+    #: object only waits for its retention date.
     superseded: bool
+    #: (document id, version) of the recorded upload of the export the object's identity
+    #: names, when the object is a duplicate of it (a concurrent upload of the same export won).
+    duplicate_of: tuple[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         document, number = self.names_version or (None, None)
@@ -83,6 +103,32 @@ class Orphan:
             "document_id": document,
             "version": number,
             "superseded": self.superseded,
+            "duplicate_of": (
+                {"document_id": self.duplicate_of[0], "version": self.duplicate_of[1]}
+                if self.duplicate_of
+                else None
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class UnboundObject:
+    """A recorded object stored before identities existed: its hash is checked on every read,
+    but nothing in the store ties it to its row (it cannot be added: the object is write-once)."""
+
+    document_id: str
+    version: int
+    part: str
+    key: str
+    version_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "document_id": self.document_id,
+            "version": self.version,
+            "part": self.part,
+            "key": self.key,
+            "version_id": self.version_id,
         }
 
 
@@ -153,6 +199,8 @@ class ReconcileReport:
     orphans: tuple[Orphan, ...]
     stale_rows: tuple[StaleRow, ...]
     incomplete: tuple[IncompleteObject, ...]
+    #: Recorded objects without identity (legacy): informational, not a finding.
+    unbound: tuple[UnboundObject, ...] = ()
     hold_drift: tuple[HoldDrift, ...] = ()
 
     @property
@@ -172,6 +220,7 @@ class ReconcileReport:
             "audit_checkpoints": self.checkpoints,
             "orphans": [o.as_dict() for o in self.orphans],
             "stale_rows": [r.as_dict() for r in self.stale_rows],
+            "unbound_legacy": [u.as_dict() for u in self.unbound],
             "incomplete": [
                 {"location": i.location, "reason": i.reason, "key": i.key} for i in self.incomplete
             ],
@@ -190,12 +239,17 @@ class _Expected:
     version_id: str
     sha256: str
     size: int
+    #: What the object must have been stored as (invariant 8).
+    identity: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass
 class _Scan:
     expected: dict[str, _Expected]
     recorded_versions: set[tuple[str, int]]
+    #: (institution, export SHA-256) → (document id, version) of the upload that recorded it.
+    recorded_exports: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    unbound: list[UnboundObject] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     objects: int = 0
     checkpoints: int = 0
@@ -203,11 +257,17 @@ class _Scan:
     stale: list[StaleRow] = field(default_factory=list)
 
 
-def _expected_objects(sessions: sessionmaker[Session]) -> dict[str, _Expected]:
+def _expected_rows(sessions: sessionmaker[Session]) -> list[_Expected]:
+    """Every object a version row names, with what the row implies about it (hash, size,
+    identity). Outer joins: a row whose document or institution is gone expects an identity
+    no object carries, and is reported rather than silently left out."""
     with sessions() as session:
         rows = session.execute(
             select(
+                DocumentVersion.id,
+                DocumentVersion.renews_id,
                 DocumentVersion.document_id,
+                Institution.edrpou,
                 DocumentVersion.number,
                 DocumentVersion.object_key,
                 DocumentVersion.object_version_id,
@@ -218,24 +278,51 @@ def _expected_objects(sessions: sessionmaker[Session]) -> dict[str, _Expected]:
                 DocumentVersion.source_sha256,
                 DocumentVersion.source_size,
             )
+            .outerjoin(Document, Document.id == DocumentVersion.document_id)
+            .outerjoin(Institution, Institution.id == Document.institution_id)
         ).all()
-    expected: dict[str, _Expected] = {}
+    by_document: dict[str, list[tuple[int, int, int | None]]] = {}
     for row in rows:
-        parts = (
-            ("pdf", row.object_key, row.object_version_id, row.sha256, row.size),
-            (
+        by_document.setdefault(row.document_id, []).append((row.id, row.number, row.renews_id))
+    origins: dict[int, int] = {}
+    for versions in by_document.values():
+        origins.update(source_versions(versions))
+    expected: list[_Expected] = []
+    for row in rows:
+        edrpou = row.edrpou or ""
+        expected += [
+            _Expected(
+                row.document_id,
+                row.number,
+                "pdf",
+                row.object_key,
+                row.object_version_id,
+                row.sha256,
+                row.size,
+                pdf_identity(row.document_id, edrpou, row.number, row.source_sha256),
+            ),
+            _Expected(
+                row.document_id,
+                row.number,
                 "source",
                 row.source_object_key,
                 row.source_object_version_id,
                 row.source_sha256,
                 row.source_size,
+                source_identity(row.document_id, edrpou, origins[row.id], row.source_sha256),
             ),
-        )
-        for part, key, version_id, sha256, size in parts:
-            expected[key] = _Expected(
-                row.document_id, row.number, part, key, version_id, sha256, size
-            )
+        ]
     return expected
+
+
+def _recorded_exports(rows: Iterable[_Expected]) -> dict[tuple[str, str], tuple[str, int]]:
+    """The exports the database records, by (institution, SHA-256), with the upload's version."""
+    exports: dict[tuple[str, str], tuple[str, int]] = {}
+    for row in rows:
+        names = export_of(row.identity)
+        if row.part == "source" and names is not None:
+            exports.setdefault(names, (row.document_id, int(row.identity["version"])))
+    return exports
 
 
 def _difference(row: _Expected, stored: StoredObject) -> str | None:
@@ -260,7 +347,43 @@ def _check_recorded(store: ObjectStore, row: _Expected, listed: StoredObject | N
             return "the object is missing from the store"
         except IntegrityFailure as exc:
             return exc.message
-    return _difference(row, stored)
+    return _difference(row, stored) or _identity_difference(row, stored)
+
+
+def _identity_difference(row: _Expected, stored: StoredObject) -> str | None:
+    """What the object says it is, when that is not what its row implies (None for legacy
+    objects without identity: they are listed as unbound instead)."""
+    if not stored.identity or not row.identity:
+        return None
+    if all(stored.identity.get(name) == value for name, value in row.identity.items()):
+        return None
+    return (
+        f"the object was stored as {describe_identity(stored.identity)}; the row implies "
+        f"{describe_identity(row.identity)} — the database was changed to point at another "
+        "object (downloads and verification refuse it)"
+    )
+
+
+def _check_row(
+    scan: _Scan, store: ObjectStore, row: _Expected, listed: StoredObject | None
+) -> None:
+    """A stale row, an unbound (legacy) object, or nothing to say."""
+    problem = _check_recorded(store, row, listed)
+    if problem is not None:
+        scan.stale.append(
+            StaleRow(row.document_id, row.version, row.part, row.key, row.version_id, problem)
+        )
+        return
+    stored = listed if listed is not None and listed.version_id == row.version_id else None
+    if stored is None:
+        try:
+            stored = store.stat(row.key, row.version_id)
+        except (ObjectNotFoundError, IntegrityFailure):
+            return  # changed between the two looks; the next run reports it
+    if not stored.identity:
+        scan.unbound.append(
+            UnboundObject(row.document_id, row.version, row.part, row.key, row.version_id)
+        )
 
 
 def _hold_drift(
@@ -318,7 +441,11 @@ def _classify(scan: _Scan, stored: StoredObject) -> None:
         return
     row = scan.expected.get(stored.key)
     if row is None:
-        names = version_of_key(stored.key)
+        names = named_version(stored.identity) or version_of_key(stored.key)
+        duplicate_of = None
+        if names not in scan.recorded_versions:
+            export = export_of(stored.identity)
+            duplicate_of = scan.recorded_exports.get(export) if export else None
         scan.orphans.append(
             Orphan(
                 stored.key,
@@ -326,7 +453,8 @@ def _classify(scan: _Scan, stored: StoredObject) -> None:
                 stored.sha256,
                 stored.size,
                 names,
-                names in scan.recorded_versions,
+                names in scan.recorded_versions or duplicate_of is not None,
+                duplicate_of,
             )
         )
 
@@ -342,8 +470,9 @@ def reconcile(
     :param progress: called with the number of objects listed so far, every
         :data:`PROGRESS_EVERY` objects.
     """
-    expected = _expected_objects(sessions)
-    scan = _Scan(expected, {(e.document_id, e.version) for e in expected.values()})
+    rows = _expected_rows(sessions)
+    expected = {row.key: row for row in rows}
+    scan = _Scan(expected, {(e.document_id, e.version) for e in rows}, _recorded_exports(rows))
     listed: dict[str, StoredObject] = {}
     for stored in store.iter_objects():
         _classify(scan, stored)
@@ -351,12 +480,8 @@ def reconcile(
             listed[stored.key] = stored
         if progress is not None and scan.objects % PROGRESS_EVERY == 0:
             progress(scan.objects)
-    for row in expected.values():
-        problem = _check_recorded(store, row, listed.get(row.key))
-        if problem is not None:
-            scan.stale.append(
-                StaleRow(row.document_id, row.version, row.part, row.key, row.version_id, problem)
-            )
+    for row in rows:
+        _check_row(scan, store, row, listed.get(row.key))
     return ReconcileReport(
         objects=scan.objects,
         recorded_objects=len(expected),
@@ -364,6 +489,7 @@ def reconcile(
         orphans=tuple(scan.orphans),
         stale_rows=tuple(sorted(scan.stale, key=lambda r: (r.document_id, r.version, r.part))),
         incomplete=tuple(store.iter_incomplete()),
+        unbound=tuple(scan.unbound),
         hold_drift=tuple(_hold_drift(store, sessions, listed)),
     )
 
@@ -375,7 +501,8 @@ def describe(report: ReconcileReport) -> Iterable[str]:
         f"{report.recorded_objects} named by version rows"
     )
     waiting = [o for o in report.orphans if not o.superseded]
-    superseded = [o for o in report.orphans if o.superseded]
+    superseded = [o for o in report.orphans if o.superseded and o.duplicate_of is None]
+    duplicates = [o for o in report.orphans if o.duplicate_of is not None]
     if waiting:
         yield (
             f"{len(waiting)} orphan object(s) left by interrupted uploads — harmless (locked, "
@@ -389,6 +516,7 @@ def describe(report: ReconcileReport) -> Iterable[str]:
             "since — nothing to do; they stay locked until their retention date:"
         )
         yield from (f"  {o.key}" for o in superseded)
+    yield from _describe_identity_findings(report, duplicates)
     if report.incomplete:
         yield f"{len(report.incomplete)} incomplete write(s) — harmless, not archived documents:"
         yield from (f"  {i.location}: {i.reason}" for i in report.incomplete)
@@ -429,4 +557,27 @@ def _describe_hold_drift(drift: tuple[HoldDrift, ...]) -> Iterable[str]:
         )
         yield from (
             f"  document {d.document_id} version {d.version} {d.part}: {d.key}" for d in placed
+        )
+
+
+def _describe_identity_findings(
+    report: ReconcileReport, duplicates: list[Orphan]
+) -> Iterable[str]:
+    """Duplicates of recorded exports and unbound (legacy) objects: both informational."""
+    if duplicates:
+        yield (
+            f"{len(duplicates)} duplicate object(s) of exports recorded by another upload "
+            "(concurrent uploads of the same export: one was recorded, the others answered with "
+            "it) — nothing to do; they stay locked until their retention date:"
+        )
+        yield from (
+            f"  {o.key} (duplicate of document {o.duplicate_of[0]} version {o.duplicate_of[1]})"
+            for o in duplicates
+            if o.duplicate_of
+        )
+    if report.unbound:
+        yield (
+            f"{len(report.unbound)} recorded object(s) are unbound (legacy): stored before "
+            "objects carried their identity, so only their hash ties them to their row. They "
+            "are still served (hash checked); a timestamp renewal stores its PDF bound."
         )
