@@ -112,6 +112,10 @@ class Settings:
     audit_checkpoint_every: int = 1000
     #: Years each audit checkpoint object is retained (locked) in the object store.
     audit_checkpoint_retention_years: int = 10
+    #: The audit anchoring window: while events arrive, every process that appends them anchors
+    #: the chain head (a checkpoint with an RFC 3161 timestamp) at least this often, in seconds;
+    #: ``audit verify`` expects every older event to be covered (README "Audit log").
+    audit_anchor_seconds: int = 60
 
     @property
     def resolved_database_url(self) -> str:
@@ -148,6 +152,9 @@ class Settings:
                 f"set ARCHIVE_RETENTION_YEARS (e.g. '{kind}=5')."
             ) from None
 
+
+#: Smallest cap on a rendering worker: Typst, the fonts and a small journal fit in ~90 MiB.
+MIN_RENDER_MEMORY_MB = 128
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
@@ -221,10 +228,18 @@ def load_settings(
     _check_choice("signer", settings.signer, SIGNERS)
     for kind in settings.signer_by_institution.values():
         _check_choice("signer_by_institution", kind, (EXTERNAL_SIGNER,))
-    if settings.render_memory_mb < 0:
-        raise ConfigurationError("ARCHIVE_RENDER_MEMORY_MB must be 0 (no cap) or more.")
+    if settings.render_memory_mb != 0 and settings.render_memory_mb < MIN_RENDER_MEMORY_MB:
+        raise ConfigurationError(
+            f"ARCHIVE_RENDER_MEMORY_MB must be 0 (no cap) or at least {MIN_RENDER_MEMORY_MB}: "
+            "a rendering worker needs that much before it lays out anything."
+        )
     if settings.signing_request_days < 1:
         raise ConfigurationError("ARCHIVE_SIGNING_REQUEST_DAYS must be at least 1.")
+    if settings.audit_anchor_seconds < 1:
+        raise ConfigurationError(
+            "ARCHIVE_AUDIT_ANCHOR_SECONDS must be at least 1: the audit chain head is anchored "
+            "that often while events arrive."
+        )
     return settings
 
 

@@ -15,6 +15,12 @@ idles. So a worker takes one connection beyond its threads at most, and a server
 ``workers × (threads + 1)`` connections at once; others wait in the listen queue until a
 kept-alive connection has been idle for gunicorn's keep-alive time (2 s).
 
+Why a worker class of our own: gunicorn answers the requests it cannot read (a request line or
+headers beyond its limits, a bare CR or LF, a folded header line, a NUL in a header) itself, with
+an HTML page, before Flask sees them. :class:`JsonErrorWorker` is gunicorn's threaded worker
+with only that answer replaced by the service's JSON error (:mod:`archive_service.api.
+server_errors`); gunicorn's own classification of the failure decides nothing else.
+
 Why the heap is frozen: a built app holds a few hundred thousand long-lived objects (Flask,
 SQLAlchemy, pyHanko, asn1crypto, the schema validators), and CPython's cyclic collector walks all
 of them on every full collection, 30–60 ms with the GIL held, stalling every download in flight
@@ -25,13 +31,17 @@ collector for good; later collections walk only what requests allocate.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
+from archive_service.api.server_errors import server_refusal
 from archive_service.audit_checkpoints import AuditCheckpoints
 
 
@@ -52,10 +62,54 @@ def create_server_app(*, checkpoint_at_exit: bool = True) -> Flask:
 
     app = create_app()
     checkpoints = app.extensions["archive"].checkpoints
-    if checkpoint_at_exit and checkpoints is not None:
-        atexit.register(checkpoints.write_best_effort)
+    if checkpoints is not None:
+        _start_anchoring(checkpoints, checkpoint_at_exit=checkpoint_at_exit)
     freeze_startup_heap()
     return app
+
+
+def _start_anchoring(checkpoints: AuditCheckpoints, *, checkpoint_at_exit: bool) -> None:
+    """This process's audit anchoring job (:mod:`archive_service.audit_anchoring`): it anchors
+    the head it finds now, then at least every anchoring window while this process appends
+    events, and once more when the process exits."""
+    from archive_service.audit_anchoring import AnchorJob
+
+    job = AnchorJob(checkpoints).start()
+
+    def at_exit() -> None:
+        job.stop()
+        if checkpoint_at_exit:
+            checkpoints.write_best_effort()
+
+    atexit.register(at_exit)
+
+
+class JsonErrorWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's ``gthread`` worker whose own error answers are the API's JSON, not HTML.
+
+    ``worker_class`` names a subclass of gunicorn's Worker, the documented way to change a
+    worker; :meth:`handle_error` is the one place gunicorn's workers answer a request they
+    could not read or run. It logs like gunicorn (a warning for the client's errors, the
+    traceback for ours); ``serve`` writes no access log, so none is written here either.
+    """
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        refusal = server_refusal(exc, limit_request_line=self.cfg.limit_request_line)
+        if refusal.status >= 500:
+            self.log.exception("Error handling request %s", getattr(req, "uri", "(no URI read)"))
+        else:
+            ip = addr[0] if addr else ""
+            # The exception's text can hold the client's header values (a token, control
+            # characters): the log names the kind of refusal and the part of the request.
+            self.log.warning(
+                "Invalid request from ip=%s: %s %s at %s",
+                ip,
+                refusal.status,
+                type(exc).__name__,
+                refusal.path,
+            )
+        with contextlib.suppress(Exception):
+            util.write_nonblock(client, refusal.http_response())
 
 
 @dataclass(frozen=True)
@@ -95,7 +149,7 @@ class ArchiveServer(BaseApplication):  # type: ignore[misc]
         settings: dict[str, Any] = {
             "bind": [options.address],
             "workers": options.workers,
-            "worker_class": "gthread",
+            "worker_class": JsonErrorWorker,
             "threads": options.threads,
             # One more than the threads (gunicorn warns without room for a kept-alive one): a
             # worker then takes at most one connection beyond its threads, so the clients

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import gc
 
-from archive_service.serving import ArchiveServer, ServerOptions, freeze_startup_heap
+from gunicorn.workers.gthread import ThreadWorker
+
+from archive_service.serving import (
+    ArchiveServer,
+    JsonErrorWorker,
+    ServerOptions,
+    freeze_startup_heap,
+)
 
 
 def test_workers_threads_and_connections() -> None:
     cfg = ArchiveServer(ServerOptions("127.0.0.1", 8081, workers=3, threads=4), None).cfg
     assert cfg.bind == ["127.0.0.1:8081"]
-    assert (cfg.workers, cfg.worker_class_str, cfg.threads) == (3, "gthread", 4)
+    assert (cfg.workers, cfg.threads) == (3, 4)
+    # gunicorn's threaded worker, answering the requests it cannot read in JSON (not HTML).
+    assert cfg.worker_class is JsonErrorWorker and issubclass(JsonErrorWorker, ThreadWorker)
     # One connection beyond the threads: none waits long for a thread, and clients spread out.
     assert cfg.worker_connections == 5
     assert cfg.control_socket_disable is True

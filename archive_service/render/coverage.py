@@ -32,6 +32,13 @@ class FontFormatError(ValueError):
 
 def font_code_points(data: bytes) -> frozenset[int]:
     """The code points one font file maps to a real glyph."""
+    try:
+        return _code_points(data)
+    except struct.error as error:
+        raise FontFormatError(f"truncated font: {error}") from None
+
+
+def _code_points(data: bytes) -> frozenset[int]:
     cmap = _table(data, b"cmap")
     _version, count = struct.unpack_from(">HH", cmap, 0)
     subtables: dict[tuple[int, int], int] = {}

@@ -22,7 +22,12 @@ import sys
 from dataclasses import dataclass
 
 from archive_service.journal.model import Journal
-from archive_service.render.document import DocumentInfo, RenderTooLarge, SourceAttachment
+from archive_service.render.document import (
+    DocumentInfo,
+    RenderError,
+    RenderTooLarge,
+    SourceAttachment,
+)
 from archive_service.render.typst_compile import FONT_DIR, bundled_fonts, compile_journal_pdf
 
 
@@ -75,19 +80,41 @@ def warm_up(memory_limit_bytes: int | None = None) -> None:
     The pool starts a replacement worker as soon as the previous one retires, so this work
     overlaps the gap between documents instead of delaying the next one.
     """
+    # Rust prints a backtrace after a failed allocation when RUST_BACKTRACE asks for one; that
+    # allocates too, and the worker then deadlocks on the backtrace lock instead of ending.
+    # Read once, at the first panic or failed allocation: nothing in this process had one yet.
+    os.environ["RUST_BACKTRACE"] = "0"
     limit_memory(memory_limit_bytes)
     bundled_fonts(FONT_DIR)
 
 
 def render_job(journal: Journal, source: SourceAttachment, info: DocumentInfo) -> RenderJobResult:
-    """Runs inside the worker (or in-process); must stay a picklable module-level function."""
+    """Runs inside the worker (or in-process); must stay a picklable module-level function.
+
+    Whatever goes wrong comes back as a :class:`RenderError`: a failed allocation as
+    :class:`RenderTooLarge`, and so does a panic of Typst's Rust code near the memory cap (a
+    library that asserts its allocations succeed panics instead of failing cleanly).
+    """
     start = current_rss_bytes()
     try:
         pdf = compile_journal_pdf(journal, source, info)
+    except RenderError:
+        raise
     except MemoryError:
-        soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
-        raise too_large(None if soft == resource.RLIM_INFINITY else soft) from None
+        raise too_large(_memory_limit()) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # pyo3 turns a Rust panic into a BaseException
+        limit = _memory_limit()
+        if limit and peak_rss_bytes() >= limit * 0.8:
+            raise too_large(limit) from None
+        raise RenderError(f"Typst failed while laying out the journal: {error!r}") from None
     return RenderJobResult(pdf, WorkerReport(os.getpid(), peak_rss_bytes(), start))
+
+
+def _memory_limit() -> int | None:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_DATA)
+    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def too_large(limit_bytes: int | None) -> RenderTooLarge:

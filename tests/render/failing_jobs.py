@@ -16,3 +16,7 @@ def crash_job(journal: Journal, source: SourceAttachment, info: DocumentInfo) ->
 
 def boom_job(journal: Journal, source: SourceAttachment, info: DocumentInfo) -> RenderJobResult:
     raise MemoryError("simulated")
+
+
+def odd_job(journal: Journal, source: SourceAttachment, info: DocumentInfo) -> RenderJobResult:
+    raise LookupError("simulated")

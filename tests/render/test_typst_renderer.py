@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import pickle
 import re
 import sys
 from collections.abc import Iterator
@@ -23,13 +24,15 @@ from archive_service.render import (
     DocumentInfo,
     RenderedDocument,
     RenderError,
+    RenderTooLarge,
+    RenderUnavailable,
     SourceAttachment,
     TypstRenderer,
     typst_compile,
 )
 from archive_service.render.layout import TEST_NOTICE
 
-from .failing_jobs import boom_job, crash_job
+from .failing_jobs import boom_job, crash_job, odd_job
 from .journal_factory import full_year_journal, tiny_journal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -351,7 +354,9 @@ def test_typst_error_becomes_render_error(
     monkeypatch.setattr(typst_compile, "_template_source", lambda: b"#let x = (1, 2).at(5)")
     with pytest.raises(RenderError, match="array index out of bounds") as caught:
         renderer.render(tiny_journal(), SOURCE, INFO)
-    assert caught.value.code == "render_failed" and caught.value.status == 500
+    # The same journal fails the same way every time: the client's to change, never a 500.
+    assert caught.value.code == "render_failed" and caught.value.status == 422
+    assert [d.path for d in caught.value.details] == ["/"]
 
 
 def test_typst_warning_becomes_render_error(
@@ -416,15 +421,55 @@ class TestWorkerProcesses:
         class CrashingRenderer(TypstRenderer):
             _job = staticmethod(crash_job)
 
-        with CrashingRenderer() as renderer:
-            with pytest.raises(RenderError, match="stopped unexpectedly"):
+        # Without a memory cap a dead worker is the service's trouble (503, retry) ...
+        with CrashingRenderer(memory_limit_bytes=None) as renderer:
+            with pytest.raises(RenderUnavailable, match="stopped unexpectedly") as caught:
                 renderer.render(tiny_journal(), SOURCE, INFO)
+            assert caught.value.status == 503
             CrashingRenderer._job = staticmethod(TypstRenderer._job)
             assert renderer.render(tiny_journal(), SOURCE, INFO).pdf.startswith(b"%PDF-")
+        # ... under a cap it is a journal that needed more than the cap (413).
+        CrashingRenderer._job = staticmethod(crash_job)
+        try:
+            with CrashingRenderer() as renderer, pytest.raises(RenderTooLarge) as too_large:
+                renderer.render(tiny_journal(), SOURCE, INFO)
+        finally:
+            CrashingRenderer._job = staticmethod(TypstRenderer._job)
+        assert too_large.value.status == 413 and too_large.value.code == "too_large_to_render"
 
-    def test_unexpected_worker_exception_becomes_render_error(self) -> None:
+    def test_memory_error_in_the_worker_is_too_large(self) -> None:
         class FailingRenderer(TypstRenderer):
             _job = staticmethod(boom_job)
 
-        with FailingRenderer() as renderer, pytest.raises(RenderError, match="MemoryError"):
+        with FailingRenderer() as renderer, pytest.raises(RenderTooLarge, match="too large"):
             renderer.render(tiny_journal(), SOURCE, INFO)
+
+    def test_unexpected_worker_exception_becomes_render_error(self) -> None:
+        class FailingRenderer(TypstRenderer):
+            _job = staticmethod(odd_job)
+
+        with FailingRenderer() as renderer, pytest.raises(RenderError, match="LookupError"):
+            renderer.render(tiny_journal(), SOURCE, INFO)
+
+    def test_a_journal_beyond_the_memory_cap_is_refused_and_the_next_one_renders(self) -> None:
+        """The worker's data segment is capped: the standard full-year journal needs ~370 MiB,
+        so under 160 MiB its render fails cleanly (413) instead of growing, and the renderer
+        goes on with a fresh worker."""
+        journal, source = full_year_source()
+        with TypstRenderer(memory_limit_bytes=160 * 2**20) as renderer:
+            with pytest.raises(RenderTooLarge, match="160 MiB") as caught:
+                renderer.render(journal, source, INFO)
+            assert caught.value.status == 413
+            assert caught.value.details[0].path == "/"
+            document = renderer.render(tiny_journal(), SOURCE, INFO)
+            assert document.pdf.startswith(b"%PDF-")
+            assert renderer.last_report is not None
+            assert renderer.last_report.peak_rss_bytes < 160 * 2**20 + 64 * 2**20
+
+    def test_render_errors_cross_the_process_boundary_with_their_status(self) -> None:
+        for error in (RenderError("x"), RenderTooLarge("y"), RenderUnavailable("z")):
+            again = pickle.loads(pickle.dumps(error))
+            assert (type(again), again.status, again.message) == (
+                type(error), error.status, error.message
+            )
+            assert again.details == error.details
