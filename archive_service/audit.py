@@ -8,6 +8,10 @@ writers (threads or processes) never fork the chain; the unique ``seq`` column i
 Someone with write access to the database can still rebuild the whole chain after a point, or
 cut its tail: only the chain heads kept in write-once storage
 (:mod:`archive_service.audit_checkpoints`) reveal that, so verification compares with them too.
+Those anchors carry an RFC 3161 timestamp over the head hash and are written at least every
+anchoring window while events arrive, so verification also expects every event older than that
+window (:class:`AnchoringWindow`) to be covered by one — a log whose anchors were removed, or
+never written, fails instead of looking like a shorter, intact log.
 Verification tells the kinds of tampering apart by where each event's hash says it was written:
 a renumbered event still matches its hash at its old position, which its ``prev_hash`` link
 gives away.
@@ -20,7 +24,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any
 
@@ -186,7 +190,10 @@ PROBLEM_KINDS = (
     "reordered",  # an event moved to another position
     "tail_cut",  # events after a checkpoint are gone
     "rewritten_before_checkpoint",  # the chain no longer passes through a checkpoint
+    "unanchored",  # events older than the anchoring window that no valid anchor covers
     "bad_checkpoint",  # a checkpoint object that cannot be read
+    "forged_anchor",  # a checkpoint without a valid TSA timestamp over the head it names
+    "hidden_anchor",  # a delete marker over a checkpoint (S3 DELETE without a version id)
 )
 
 
@@ -198,6 +205,29 @@ class ChainProblem:
 
 
 @dataclass(frozen=True)
+class AnchoringWindow:
+    """What verification expects of the anchors: every event older than ``allowance`` at
+    ``now`` is covered by a valid anchor (one whose seq is at least the event's)."""
+
+    now: dt.datetime
+    #: The anchoring interval plus a grace for the TSA round trip and clock differences.
+    allowance: dt.timedelta
+
+
+@dataclass(frozen=True)
+class LateAnchoring:
+    """Events first covered by an anchor later than the window allows (not a failure: a process
+    killed before its next anchor, or a TSA that did not answer; they were open to rewriting
+    until ``anchored_at``)."""
+
+    first_seq: int
+    last_seq: int
+    anchored_at: dt.datetime
+    #: From the oldest of these events to ``anchored_at``.
+    delay: dt.timedelta
+
+
+@dataclass(frozen=True)
 class ChainReport:
     events: int
     head_seq: int
@@ -206,6 +236,8 @@ class ChainReport:
     #: How many checkpoints the chain was compared with.
     checkpoints: int = 0
     last_checkpoint: Checkpoint | None = None
+    #: Ranges of events anchored late (notes, not problems).
+    late: tuple[LateAnchoring, ...] = ()
 
     @property
     def intact(self) -> bool:
@@ -228,6 +260,8 @@ class _Link:
     #: Hashed values, kept only while ``written_as`` is still unknown.
     values: dict[str, Any] | None = None
     inserted: bool = False
+    #: ``occurred_at`` as a POSIX timestamp (the anchoring window is judged by it).
+    occurred: float = 0.0
 
     @property
     def place(self) -> int:
@@ -250,11 +284,16 @@ def _load_links(events: Iterable[AuditEvent]) -> list[_Link]:
     links = []
     for event in events:
         values = _hashed_values(event)
-        if _digest(values) == event.hash:
-            links.append(_Link(event.seq, event.hash, event.prev_hash, event.seq))
-        else:
-            links.append(_Link(event.seq, event.hash, event.prev_hash, None, values))
+        link = _Link(event.seq, event.hash, event.prev_hash, event.seq)
+        if _digest(values) != event.hash:
+            link.written_as, link.values = None, values
+        link.occurred = _posix(event.occurred_at)
+        links.append(link)
     return links
+
+
+def _posix(value: dt.datetime) -> float:
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _written_as(link: _Link, predecessor_place: int | None) -> int | None:
@@ -420,18 +459,81 @@ def _checkpoint_problems(
     return problems
 
 
+def _anchoring(
+    links: list[_Link], checkpoints: Sequence[Checkpoint], window: AnchoringWindow
+) -> tuple[list[ChainProblem], list[LateAnchoring]]:
+    """Events older than the window that no checkpoint covers (problems), and events whose
+    first covering checkpoint came later than the window allows (notes).
+
+    Only checkpoints the chain still passes through count: one that disagrees with the log is
+    already a problem of its own and proves nothing about the events it no longer matches.
+    """
+    hash_at = {link.seq: link.hash for link in links}
+    matching = sorted(
+        (cp for cp in checkpoints if hash_at.get(cp.seq) == cp.hash), key=lambda cp: cp.seq
+    )
+    # earliest[i]: the earliest time any checkpoint at matching[i].seq or later was written.
+    earliest = list(accumulate((_posix(cp.written_at) for cp in reversed(matching)), min))[::-1]
+    cutoff = (window.now - window.allowance).timestamp()
+    allowance = window.allowance.total_seconds()
+    uncovered: list[int] = []
+    late: list[LateAnchoring] = []
+    index = 0
+    for link in links:
+        while index < len(matching) and matching[index].seq < link.seq:
+            index += 1
+        if index == len(matching):
+            if link.occurred < cutoff:
+                uncovered.append(link.seq)
+            continue
+        delay = earliest[index] - link.occurred
+        if delay <= allowance:
+            continue
+        anchored_at = dt.datetime.fromtimestamp(earliest[index], dt.UTC)
+        if late and late[-1].anchored_at == anchored_at and late[-1].last_seq == link.seq - 1:
+            late[-1] = replace(late[-1], last_seq=link.seq)
+        else:
+            late.append(LateAnchoring(link.seq, link.seq, anchored_at, dt.timedelta(seconds=delay)))
+    problems = [
+        ChainProblem(
+            first,
+            "unanchored",
+            f"{_span(first, last)} are older than the anchoring window "
+            f"({_seconds(window.allowance)}) but no valid anchor covers them: anchors were "
+            "removed, or never written (the process that appended them was killed and has not "
+            "started again, or no time-stamping service answered) — until one is written they "
+            "can be changed undetected",
+        )
+        for first, last in _ranges(uncovered)
+    ]
+    return problems, late
+
+
+def _seconds(span: dt.timedelta) -> str:
+    return f"{span.total_seconds():g} s"
+
+
 def verify_events(
-    events: Iterable[AuditEvent], checkpoints: Sequence[Checkpoint] = ()
+    events: Iterable[AuditEvent],
+    checkpoints: Sequence[Checkpoint] = (),
+    window: AnchoringWindow | None = None,
 ) -> ChainReport:
     """Recompute the chain over events ordered by ``seq`` and name every kind of tampering.
 
     :param checkpoints: chain heads from write-once storage; without them a cut tail (or a tail
         rewritten from some point on) looks like a shorter, intact log.
+    :param window: when given, every event older than the window must be covered by one of
+        ``checkpoints`` (which must then be only the ones whose timestamps verified, with
+        ``written_at`` the timestamp's time).
     """
     links = _load_links(events)
     _place_moved_events(links)
     _mark_inserted(links)
     problems = _chain_problems(links) + _checkpoint_problems(links, checkpoints)
+    late: list[LateAnchoring] = []
+    if window is not None:
+        unanchored, late = _anchoring(links, checkpoints, window)
+        problems += unanchored
     problems.sort(key=lambda p: (p.seq, PROBLEM_KINDS.index(p.kind)))
     head = links[-1] if links else None
     return ChainReport(
@@ -441,12 +543,17 @@ def verify_events(
         problems=tuple(problems),
         checkpoints=len(checkpoints),
         last_checkpoint=max(checkpoints, key=lambda cp: cp.seq) if checkpoints else None,
+        late=tuple(late),
     )
 
 
-def verify_chain(session: Session, checkpoints: Sequence[Checkpoint] = ()) -> ChainReport:
+def verify_chain(
+    session: Session,
+    checkpoints: Sequence[Checkpoint] = (),
+    window: AnchoringWindow | None = None,
+) -> ChainReport:
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).yield_per(1000)
-    return verify_events(events, checkpoints)
+    return verify_events(events, checkpoints, window)
 
 
 def event_as_dict(event: AuditEvent) -> dict[str, Any]:

@@ -65,5 +65,8 @@ def build_archive(settings: Settings) -> Archive:
             read_sessions,
             every=settings.audit_checkpoint_every,
             retention_years=settings.audit_checkpoint_retention_years,
+            timestamper=signing.audit_timestamper,
+            trust_roots=signing.trust_roots,
+            anchor_seconds=settings.audit_anchor_seconds,
         ),
     )

@@ -69,12 +69,14 @@ def create_server_app(*, checkpoint_at_exit: bool = True) -> Flask:
 
 
 def _start_anchoring(checkpoints: AuditCheckpoints, *, checkpoint_at_exit: bool) -> None:
-    """This process's audit anchoring job (:mod:`archive_service.audit_anchoring`): it anchors
-    the head it finds now, then at least every anchoring window while this process appends
-    events, and once more when the process exits."""
+    """This process's audit anchoring: the head it finds is anchored now, before the process
+    serves (a worker killed before its next anchor left events uncovered, and gunicorn's
+    replacement covers them), then the job (:mod:`archive_service.audit_anchoring`) anchors at
+    least every anchoring window while this process appends events, and once more at exit."""
     from archive_service.audit_anchoring import AnchorJob
 
-    job = AnchorJob(checkpoints).start()
+    checkpoints.write_best_effort()
+    job = AnchorJob(checkpoints, anchor_on_start=False).start()
 
     def at_exit() -> None:
         job.stop()

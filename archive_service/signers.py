@@ -48,6 +48,9 @@ class SigningSetup:
     kind_for: Callable[[str], str] = field(default=lambda _edrpou: "")
     #: Makes the outside party's signer for a level; ``None`` when no institution uses one.
     make_external: Callable[[str], ExternalPadesSigner] | None = None
+    #: The TSA that timestamps the audit log's chain head (the seal's TSA; with a key of our
+    #: own, ``ARCHIVE_TSA_URL`` or else the renewal TSA); None when none is configured.
+    audit_timestamper: TimeStamper | None = None
     _signers: dict[str, PadesSigner] = field(default_factory=dict)
     _external: dict[str, ExternalPadesSigner] = field(default_factory=dict)
 
@@ -106,6 +109,7 @@ def _test_pki_setup(settings: Settings, anchors: list[x509.Certificate]) -> Sign
         make_signer=pki.signer,
         level_for=settings.signature_level_for,
         timestamper_for=lambda level: pki.timestamper() if level != "B-B" else None,
+        audit_timestamper=pki.timestamper(),
     )
 
 
@@ -165,6 +169,7 @@ def _key_setup(settings: Settings, anchors: list[x509.Certificate]) -> SigningSe
     else:
         make_signer = _pkcs11_signers(settings, anchors, timestamper)
     renewal_url = settings.renewal_tsa_url or settings.tsa_url
+    audit_url = settings.tsa_url or settings.renewal_tsa_url
     return SigningSetup(
         trust_roots=anchors,
         test_pki=False,
@@ -175,6 +180,9 @@ def _key_setup(settings: Settings, anchors: list[x509.Certificate]) -> SigningSe
         make_signer=make_signer,
         level_for=settings.signature_level_for,
         timestamper_for=timestamper,
+        audit_timestamper=(
+            HTTPTimeStamper(audit_url, timeout=TSA_TIMEOUT_SECONDS) if audit_url else None
+        ),
     )
 
 

@@ -82,16 +82,20 @@ class AuditLogMixin(AuditRecordingMixin):
             after_seq = page[-1]["seq"]
 
     def verify_audit_chain(self) -> audit.ChainReport:
-        """Recompute the chain and compare it with every checkpoint in write-once storage.
+        """Recompute the chain and compare it with every anchor in write-once storage.
 
-        Checkpoints are read first, so one written meanwhile cannot look like a cut tail.
+        Anchors are read first (every version, hidden ones too; only those whose timestamp
+        verifies count), so one written meanwhile cannot look like a cut tail; every event
+        older than the anchoring window must be covered by one.
         """
         checkpoints: list[audit.Checkpoint] = []
         unreadable: list[audit.ChainProblem] = []
+        window: audit.AnchoringWindow | None = None
         if self.checkpoints is not None:
             checkpoints, unreadable = self.checkpoints.read_all()
+            window = self.checkpoints.window
         with self.reader() as session:
-            report = audit.verify_chain(session, checkpoints)
+            report = audit.verify_chain(session, checkpoints, window)
         if not unreadable:
             return report
         problems = tuple(sorted((*report.problems, *unreadable), key=lambda p: p.seq))
