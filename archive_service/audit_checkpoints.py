@@ -148,7 +148,8 @@ def _years_after(moment: dt.datetime, years: int) -> dt.datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-def _seq_named(key: str) -> int:
+def checkpoint_seq(key: str) -> int:
+    """The seq an anchor's key names (0 for a key that names none)."""
     named = _KEY.fullmatch(key)
     return int(named.group(1)) if named else 0
 
@@ -330,7 +331,7 @@ class AuditCheckpoints:
         return anchors, problems
 
     def _verified(self, version: ObjectVersion) -> audit.Checkpoint:
-        key, seq = version.key, _seq_named(version.key)
+        key, seq = version.key, checkpoint_seq(version.key)
         try:
             stored = self.store.stat(key, version.version_id)
             raw = self.store.get(key, sha256=stored.sha256, version_id=version.version_id)
@@ -373,7 +374,7 @@ class _Rejected(Exception):
 def _hidden(version: ObjectVersion) -> audit.ChainProblem:
     when = version.modified.isoformat(timespec="seconds") if version.modified else "unknown time"
     return audit.ChainProblem(
-        _seq_named(version.key),
+        checkpoint_seq(version.key),
         "hidden_anchor",
         f"{version.key} is hidden behind a delete marker (marker {version.version_id}, "
         f"{when}): someone deleted it without naming a version; the locked anchor beneath is "

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive_service.audit import AnchoringWindow
 from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
 from archive_service.db import Document, DocumentVersion, Institution
 from archive_service.errors import IntegrityFailure
@@ -45,6 +46,13 @@ from archive_service.object_identity import (
     pdf_identity,
     source_identity,
     source_versions,
+)
+from archive_service.reconcile_tampering import (
+    HiddenObject,
+    UnanchoredEvents,
+    describe_tampering,
+    hidden_objects,
+    unanchored_events,
 )
 from archive_service.storage import IncompleteObject, ObjectNotFoundError, ObjectStore
 from archive_service.storage.protocol import StoredObject
@@ -202,9 +210,20 @@ class ReconcileReport:
     #: Recorded objects without identity (legacy): informational, not a finding.
     unbound: tuple[UnboundObject, ...] = ()
     hold_drift: tuple[HoldDrift, ...] = ()
+    #: Delete markers over anything the archive wrote (reconcile_tampering).
+    hidden: tuple[HiddenObject, ...] = ()
+    #: Audit events older than the anchoring window that no anchor covers.
+    unanchored: UnanchoredEvents | None = None
+
+    @property
+    def tampered(self) -> bool:
+        """Someone worked on the store itself: objects hidden, or audit anchors missing."""
+        return bool(self.hidden) or self.unanchored is not None
 
     @property
     def severity(self) -> Severity:
+        if self.tampered:
+            return Severity.SERIOUS
         if self.stale_rows or any(d.serious for d in self.hold_drift):
             return Severity.SERIOUS
         if self.incomplete or self.hold_drift or any(not o.superseded for o in self.orphans):
@@ -225,6 +244,8 @@ class ReconcileReport:
                 {"location": i.location, "reason": i.reason, "key": i.key} for i in self.incomplete
             ],
             "legal_hold_drift": [d.as_dict() for d in self.hold_drift],
+            "hidden_objects": [h.as_dict() for h in self.hidden],
+            "unanchored_audit_events": self.unanchored.as_dict() if self.unanchored else None,
         }
 
 
@@ -463,12 +484,15 @@ def reconcile(
     store: ObjectStore,
     sessions: sessionmaker[Session],
     progress: Callable[[int], None] | None = None,
+    window: AnchoringWindow | None = None,
 ) -> ReconcileReport:
-    """List orphans, stale rows and incomplete writes; change nothing.
+    """List orphans, stale rows, incomplete writes, delete markers and unanchored audit
+    events; change nothing.
 
     :param sessions: read sessions (no write lock is needed or taken).
     :param progress: called with the number of objects listed so far, every
         :data:`PROGRESS_EVERY` objects.
+    :param window: the audit anchoring window; without it anchoring is not checked.
     """
     rows = _expected_rows(sessions)
     expected = {row.key: row for row in rows}
@@ -491,7 +515,19 @@ def reconcile(
         incomplete=tuple(store.iter_incomplete()),
         unbound=tuple(scan.unbound),
         hold_drift=tuple(_hold_drift(store, sessions, listed)),
+        **_tampering(store, sessions, window),
     )
+
+
+def _tampering(
+    store: ObjectStore, sessions: sessionmaker[Session], window: AnchoringWindow | None
+) -> dict[str, Any]:
+    """The report's ``hidden`` and ``unanchored`` fields (see :mod:`reconcile_tampering`)."""
+    versions = list(store.iter_versions())
+    return {
+        "hidden": tuple(hidden_objects(versions)),
+        "unanchored": unanchored_events(versions, sessions, window) if window else None,
+    }
 
 
 def describe(report: ReconcileReport) -> Iterable[str]:
@@ -531,6 +567,7 @@ def describe(report: ReconcileReport) -> Iterable[str]:
             for r in report.stale_rows
         )
     yield from _describe_hold_drift(report.hold_drift)
+    yield from describe_tampering(report.hidden, report.unanchored)
     if report.severity is Severity.CLEAN:
         yield "clean: every version row has its object, and no upload awaits a retry"
 

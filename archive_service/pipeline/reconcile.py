@@ -12,5 +12,7 @@ class ReconcileMixin(ArchiveCore):
     """The read-only consistency check between the store and the database."""
 
     def reconcile(self, progress: Callable[[int], None] | None = None) -> ReconcileReport:
-        """Orphans, stale rows and incomplete writes (read-only; see :mod:`reconcile`)."""
-        return reconcile(self.store, self.reader, progress)
+        """Orphans, stale rows, incomplete writes, delete markers and unanchored audit events
+        (read-only; see :mod:`reconcile`)."""
+        window = self.checkpoints.window if self.checkpoints is not None else None
+        return reconcile(self.store, self.reader, progress, window)
