@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
 
 from archive_service.access import UPLOADERS, Actor
 from archive_service.errors import ArchiveError, ErrorDetail, Forbidden
-from archive_service.journal import parse_export
+from archive_service.journal import ParsedExport, parse_export
 from archive_service.journal.model import Journal
 from archive_service.object_keys import version_prefix
 from archive_service.pipeline.signing_requests import SigningRequestsMixin
@@ -25,6 +29,38 @@ TEST_VERIFICATION_NOTE = (
     "сертифікат тестової ІВК видає команда «archive-service pki export-root»; з ним підпис "
     "перевіряється будь-яким валідатором PAdES (наприклад, pyHanko)."
 )
+
+
+def _journal_key(journal: Journal) -> tuple[str, str, str]:
+    return (journal.institution.edrpou, journal.school_year.label, journal.school_class.name)
+
+
+class JournalLocks:
+    """One re-entrant lock per journal (institution, school year, class) in this process.
+
+    Uploads of the same journal take turns between planning and recording, so concurrent
+    uploads of one export in a process render and sign it once: the others then find it
+    archived and answer 200 with it. Other processes still race (the database decides, and the
+    losers answer the same way); locks of journals nobody uploads are dropped.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str, str], tuple[threading.RLock, list[int]]] = {}
+
+    @contextmanager
+    def held(self, key: tuple[str, str, str]) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.setdefault(key, (threading.RLock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if users[0] == 0:
+                    del self._locks[key]
 
 
 class IngestMixin(SigningRequestsMixin):
@@ -52,6 +88,13 @@ class IngestMixin(SigningRequestsMixin):
         except ArchiveError as exc:
             self._record_best_effort(ctx, "upload", self._outcome(exc), detail=self._error(exc))
             raise
+        with self._journal_locks.held(_journal_key(journal)):
+            return self._plan_and_archive(journal, parsed, data, ctx)
+
+    def _plan_and_archive(
+        self, journal: Journal, parsed: ParsedExport, data: bytes, ctx: RequestContext
+    ) -> IngestResult | PendingSignature:
+        """The duplicate answer, or a new version (or signing request) of the journal."""
         source_sha256 = hashlib.sha256(data).hexdigest()
         plan = self._plan_version(journal, source_sha256)
         if isinstance(plan, IngestResult):
@@ -86,6 +129,10 @@ class IngestMixin(SigningRequestsMixin):
                 ctx, "upload", "failed", document_id=document_id, detail=self._error(exc)
             )
             raise
+
+    @cached_property
+    def _journal_locks(self) -> JournalLocks:
+        return JournalLocks()
 
     def _check_upload_scope(self, actor: Actor, journal: Journal) -> None:
         edrpou = journal.institution.edrpou
