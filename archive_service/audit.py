@@ -499,10 +499,10 @@ def _anchoring(
             first,
             "unanchored",
             f"{_span(first, last)} are older than the anchoring window "
-            f"({_seconds(window.allowance)}) but no valid anchor covers them: anchors were "
-            "removed, or never written (the process that appended them was killed and has not "
-            "started again, or no time-stamping service answered) — until one is written they "
-            "can be changed undetected",
+            f"({_seconds(window.allowance)}) but no valid anchor the log still matches covers "
+            "them: they were rewritten since (see the other problems), or anchors were removed "
+            "or never written (the process that appended them was killed and has not started "
+            "again, or no time-stamping service answered)",
         )
         for first, last in _ranges(uncovered)
     ]
