@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from archive_service import audit
 from archive_service.access import LOCAL_OPERATOR
@@ -30,29 +29,16 @@ from archive_service.audit_checkpoints import (
     encode_checkpoint,
 )
 from archive_service.cli import main
-from archive_service.db import AuditEvent
 from archive_service.errors import ServiceUnavailable
 from archive_service.pipeline import Archive, RequestContext
 from archive_service.signing import TestPki
 from archive_service.signing.digest_timestamps import check_digest_timestamp, timestamp_digest
 from archive_service.storage import FilesystemObjectStore
+from tests.audit_support import chain_head, events, fill, kinds, rewrite_and_rehash
 from tests.conftest import CLI
 from tests.spawned import archive_in, run_processes
 
-CTX = RequestContext(actor=LOCAL_OPERATOR, client_address="127.0.0.1")
 HOUR = dt.timedelta(hours=1)
-
-
-def _fill(archive: Archive, n: int) -> None:
-    for i in range(n):
-        archive.record(CTX, "test_event", "ok", {"i": i})
-
-
-def _head(archive: Archive) -> audit.Checkpoint:
-    with archive.reader() as session:
-        head = audit.chain_head(session)
-    assert head is not None
-    return head
 
 
 def _anchor_keys(archive: Archive) -> list[str]:
@@ -64,32 +50,6 @@ def _an_hour_later(archive: Archive) -> None:
     assert archive.checkpoints is not None
     later = dt.datetime.now(dt.UTC) + HOUR
     archive.checkpoints.clock = lambda: later
-
-
-def _kinds(report: audit.ChainReport) -> list[tuple[int, str]]:
-    return [(p.seq, p.kind) for p in report.problems]
-
-
-def rewrite_and_rehash(archive: Archive, seq: int) -> None:
-    """The insider's edit: change event ``seq`` and recompute every hash and link after it, so
-    the chain on its own is intact again."""
-    with archive.sessions.begin() as session:
-        events = session.scalars(
-            select(AuditEvent).where(AuditEvent.seq >= seq - 1).order_by(AuditEvent.seq)
-        ).all()
-        previous = events[0].hash if seq > 1 else audit.GENESIS_HASH
-        for event in events[1:] if seq > 1 else events:
-            if event.seq == seq:
-                event.actor_name = "нікого не було"
-            event.prev_hash = previous
-            event.hash = audit.event_hash(event)
-            previous = event.hash
-    assert audit.verify_events(_events(archive)).intact
-
-
-def _events(archive: Archive) -> list[AuditEvent]:
-    with archive.reader() as session:
-        return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
 
 
 def remove_anchor_files(data_dir: Path) -> list[str]:
@@ -126,8 +86,8 @@ def _cli_later(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_tick_anchors_the_head_with_a_timestamp_over_its_hash(archive: Archive) -> None:
     assert archive.checkpoints is not None
-    _fill(archive, 3)
-    head = _head(archive)
+    fill(archive, 3)
+    head = chain_head(archive)
 
     anchored = archive.checkpoints.tick()
 
@@ -147,14 +107,14 @@ def test_a_tick_anchors_the_head_with_a_timestamp_over_its_hash(archive: Archive
 
 def test_every_event_older_than_the_window_must_be_anchored(archive: Archive) -> None:
     assert archive.checkpoints is not None
-    _fill(archive, 4)
+    fill(archive, 4)
     archive.checkpoints.tick()
-    _fill(archive, 3)
+    fill(archive, 3)
     assert archive.verify_audit_chain().intact  # the last three are still inside the window
 
     _an_hour_later(archive)
     report = archive.verify_audit_chain()
-    assert _kinds(report) == [(5, "unanchored")]
+    assert kinds(report) == [(5, "unanchored")]
     assert "events #5–#7" in report.problems[0].message
 
     archive.checkpoints.tick()
@@ -164,24 +124,24 @@ def test_every_event_older_than_the_window_must_be_anchored(archive: Archive) ->
 def test_the_job_anchors_on_start_while_events_arrive_and_on_stop(archive: Archive) -> None:
     """Driven without a clock: nudge() runs a step now, wait_for_steps() returns after it."""
     assert archive.checkpoints is not None
-    _fill(archive, 2)  # left by a process that was killed before anchoring
+    fill(archive, 2)  # left by a process that was killed before anchoring
     job = AnchorJob(archive.checkpoints).start()
     try:
         assert job.wait_for_steps(1)
-        assert _anchor_keys(archive) == [checkpoint_key(2, _head(archive).hash)]
+        assert _anchor_keys(archive) == [checkpoint_key(2, chain_head(archive).hash)]
 
-        _fill(archive, 3)
+        fill(archive, 3)
         job.nudge()
         assert job.wait_for_steps(2)
-        assert _anchor_keys(archive)[-1] == checkpoint_key(5, _head(archive).hash)
+        assert _anchor_keys(archive)[-1] == checkpoint_key(5, chain_head(archive).hash)
 
         job.nudge()
         assert job.wait_for_steps(3)
         assert len(_anchor_keys(archive)) == 2  # idle: nothing new to anchor
-        _fill(archive, 1)
+        fill(archive, 1)
     finally:
         job.stop()
-    assert _anchor_keys(archive)[-1] == checkpoint_key(6, _head(archive).hash)
+    assert _anchor_keys(archive)[-1] == checkpoint_key(6, chain_head(archive).hash)
 
 
 def test_the_cli_anchors_inline_once_the_window_has_passed(archive: Archive) -> None:
@@ -192,13 +152,13 @@ def test_the_cli_anchors_inline_once_the_window_has_passed(archive: Archive) -> 
     archive.checkpoints.anchor_inline = True
 
     now[0] = 1010.0
-    _fill(archive, 1)  # 10 s after the last anchor: not due
+    fill(archive, 1)  # 10 s after the last anchor: not due
     assert _anchor_keys(archive) == []
     now[0] = 1061.0
-    _fill(archive, 1)  # 61 s: due
-    assert _anchor_keys(archive) == [checkpoint_key(2, _head(archive).hash)]
+    fill(archive, 1)  # 61 s: due
+    assert _anchor_keys(archive) == [checkpoint_key(2, chain_head(archive).hash)]
     now[0] = 1062.0
-    _fill(archive, 1)  # the window starts again at the anchor
+    fill(archive, 1)  # the window starts again at the anchor
     assert len(_anchor_keys(archive)) == 1
 
 
@@ -207,7 +167,7 @@ def test_a_cli_command_that_appends_events_anchors_them_when_it_ends(
 ) -> None:  # type: ignore[no-untyped-def]
     created = run_cli("tokens", "create", "--role", "inspector")
     assert created.exit_code == 0, created.output
-    head = _head(archive)
+    head = chain_head(archive)
     assert head.seq == 1
     assert _anchor_keys(archive) == [checkpoint_key(1, head.hash)]
 
@@ -215,13 +175,13 @@ def test_a_cli_command_that_appends_events_anchors_them_when_it_ends(
 def test_without_a_tsa_nothing_is_anchored_and_verification_says_so(archive: Archive) -> None:
     assert archive.checkpoints is not None
     archive.checkpoints.timestamper = None
-    _fill(archive, 2)
+    fill(archive, 2)
     with pytest.raises(ServiceUnavailable, match="ARCHIVE_TSA_URL"):
         archive.checkpoints.write()
     archive.checkpoints.tick_best_effort()  # logged, not raised
     assert _anchor_keys(archive) == []
     _an_hour_later(archive)
-    assert _kinds(archive.verify_audit_chain()) == [(1, "unanchored")]
+    assert kinds(archive.verify_audit_chain()) == [(1, "unanchored")]
 
 
 def append_and_anchor(data_dir: Path, writer: int, start) -> None:  # type: ignore[no-untyped-def]
@@ -247,7 +207,7 @@ def test_processes_anchoring_at_once_never_fork_or_duplicate_the_chain(data_dir:
     assert report.last_checkpoint is not None and report.last_checkpoint.seq == 72
     heads = [key.removeprefix(CHECKPOINT_PREFIX)[:77] for key in _anchor_keys(archive)]
     # Anchors of one head by two processes are harmless; each names a head of the one chain.
-    chain = {event.seq: event.hash for event in _events(archive)}
+    chain = {event.seq: event.hash for event in events(archive)}
     assert all(chain[int(head[:12])] == head[13:] for head in heads)
 
 
@@ -256,15 +216,15 @@ def test_processes_anchoring_at_once_never_fork_or_duplicate_the_chain(data_dir:
 
 def test_rewriting_anchored_events_is_found_even_rehashed(archive: Archive, data_dir: Path) -> None:
     assert archive.checkpoints is not None
-    _fill(archive, 6)
+    fill(archive, 6)
     archive.checkpoints.tick()
-    _fill(archive, 2)
+    fill(archive, 2)
     archive.checkpoints.tick()
 
     rewrite_and_rehash(archive, 2)
     _an_hour_later(archive)
 
-    assert _kinds(archive.verify_audit_chain()) == [
+    assert kinds(archive.verify_audit_chain()) == [
         (1, "unanchored"),  # no anchor matches the rewritten log any more
         (6, "rewritten_before_checkpoint"),
     ]
@@ -277,16 +237,16 @@ def test_removing_every_anchor_and_rehashing_is_found(archive: Archive, data_dir
     """The filesystem store has no delete markers: root removes the files outright. The events
     older than the window then have no anchor, which verification and reconcile both report."""
     assert archive.checkpoints is not None
-    _fill(archive, 5)
+    fill(archive, 5)
     archive.checkpoints.tick()
-    _fill(archive, 2)
+    fill(archive, 2)
     archive.checkpoints.tick()
     assert len(remove_anchor_files(data_dir)) == 2
     rewrite_and_rehash(archive, 3)
 
     assert archive.verify_audit_chain().intact  # inside the window nothing can be told yet
     _an_hour_later(archive)
-    assert _kinds(archive.verify_audit_chain()) == [(1, "unanchored")]
+    assert kinds(archive.verify_audit_chain()) == [(1, "unanchored")]
 
     verified = _cli_later(data_dir, "audit", "verify")
     assert verified.returncode == 1, verified.stdout + verified.stderr
@@ -325,7 +285,7 @@ def test_a_forged_anchor_is_found(
     """The insider rewrites the chain, removes the real anchors and writes one that matches the
     rewritten head: without a valid TSA token over that head it proves nothing."""
     assert archive.checkpoints is not None
-    _fill(archive, 5)
+    fill(archive, 5)
     genuine = archive.checkpoints.tick()
     assert genuine is not None
     genuine_key = checkpoint_key(genuine.seq, genuine.hash)
@@ -335,7 +295,7 @@ def test_a_forged_anchor_is_found(
     ).token
     remove_anchor_files(data_dir)
     rewrite_and_rehash(archive, 2)
-    head = _head(archive)
+    head = chain_head(archive)
     token = {
         "no token": None,
         "token over another hash": genuine_token,
@@ -346,10 +306,10 @@ def test_a_forged_anchor_is_found(
     key = _forge(data_dir, head, token)
 
     report = archive.verify_audit_chain()
-    assert _kinds(report) == [(5, "forged_anchor")]
+    assert kinds(report) == [(5, "forged_anchor")]
     assert key in report.problems[0].message
     _an_hour_later(archive)
-    assert _kinds(archive.verify_audit_chain()) == [(1, "unanchored"), (5, "forged_anchor")]
+    assert kinds(archive.verify_audit_chain()) == [(1, "unanchored"), (5, "forged_anchor")]
 
     verified = CliRunner().invoke(
         main, ["audit", "verify"], env={"ARCHIVE_DATA_DIR": str(data_dir)}
@@ -362,7 +322,7 @@ def test_an_anchor_copied_from_another_deployment_does_not_count(
     archive: Archive, data_dir: Path
 ) -> None:
     """A v1 checkpoint (no token) that agrees with the chain is still no anchor."""
-    _fill(archive, 3)
-    _forge(data_dir, _head(archive), None)
+    fill(archive, 3)
+    _forge(data_dir, chain_head(archive), None)
     _an_hour_later(archive)
-    assert _kinds(archive.verify_audit_chain()) == [(1, "unanchored"), (3, "forged_anchor")]
+    assert kinds(archive.verify_audit_chain()) == [(1, "unanchored"), (3, "forged_anchor")]
