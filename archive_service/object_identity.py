@@ -27,11 +27,17 @@ reconcile lists them as *unbound (legacy)* — nothing can add metadata to a wri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 PDF = "pdf"
 SOURCE = "source"
+#: How the rendered PDF names its document in its XMP keywords (render/layout.py), inside the
+#: bytes the seal covers; XMP packets are UTF-8 and never compressed in PDF/A.
+_NAMED_DOCUMENT = re.compile(
+    "документ ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})".encode()
+)
 
 
 @dataclass(frozen=True)
@@ -101,3 +107,8 @@ def source_versions(rows: Iterable[tuple[int, int, int | None]]) -> dict[int, in
             number, renews = by_id[renews]
         origins[row_id] = number
     return origins
+
+
+def documents_named_in_pdf(pdf: bytes) -> set[str]:
+    """The document ids a rendered PDF's XMP keywords name (one for every PDF this archive made)."""
+    return {match.decode() for match in _NAMED_DOCUMENT.findall(pdf)}

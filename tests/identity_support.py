@@ -61,7 +61,12 @@ def _row(archive: Archive, document_id: str, number: int) -> DocumentVersion:
 
 def swap_pdfs(archive: Archive, document_id: str, a: int, b: int) -> None:
     """Swap two versions' PDF objects (key, version id, hash, size) in the database."""
-    first, second = _row(archive, document_id, a), _row(archive, document_id, b)
+    swap_pdfs_across(archive, (document_id, a), (document_id, b))
+
+
+def swap_pdfs_across(archive: Archive, a: tuple[str, int], b: tuple[str, int]) -> None:
+    """Swap the PDF objects of two versions, of one document or of two."""
+    first, second = _row(archive, *a), _row(archive, *b)
     values_a = {c: getattr(first, c) for c in PDF_COLUMNS}
     values_b = {c: getattr(second, c) for c in PDF_COLUMNS}
     with archive.sessions.begin() as session:

@@ -31,6 +31,7 @@ from tests.identity_support import (
     move_to_institution,
     reparent,
     swap_pdfs,
+    swap_pdfs_across,
 )
 
 CTX = RequestContext(actor=LOCAL_OPERATOR, client_address="test")
@@ -203,3 +204,31 @@ def test_objects_stored_before_identities_are_served_and_listed_as_unbound(
     exit_code, as_json = _reconcile_exit(run_cli)
     assert exit_code == 0 and len(as_json["unbound_legacy"]) == 2
     assert "unbound (legacy)" in run_cli("reconcile").output
+
+
+def test_legacy_pdfs_pointed_at_another_document_fail_verification_by_their_signed_metadata(
+    client: FlaskClient, tokens: Tokens, archive: Archive, monkeypatch
+) -> None:
+    """Objects without identity are served on their hash alone (README: unbound, legacy), but
+    the PDF itself names its document inside the signed bytes, and verification checks that."""
+    real_put = archive.store.put
+
+    def put_without_identity(key: str, data: bytes, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.pop("identity", None)
+        return real_put(key, data, **kwargs)
+
+    monkeypatch.setattr(archive.store, "put", put_without_identity)
+    documents = archive_documents(client, tokens)
+    monkeypatch.undo()
+    swap_pdfs_across(archive, (documents.seventh, 1), (documents.second, 1))
+
+    for document_id in (documents.seventh, documents.second):
+        path = f"/api/v1/documents/{document_id}/verification?version=1"
+        assert_verification_refused(client, tokens.inspector, path)
+        report = get(client, tokens.inspector, path).get_json()
+        assert "names another document" in json.dumps(report, ensure_ascii=False)
+    # Still listed as unbound, not as stale: nothing in the store contradicts the rows.
+    assert {(u.document_id, u.part) for u in archive.reconcile().unbound} >= {
+        (documents.seventh, "pdf"),
+        (documents.second, "pdf"),
+    }

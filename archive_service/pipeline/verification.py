@@ -18,7 +18,7 @@ from archive_service.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from archive_service.object_identity import pdf_identity
+from archive_service.object_identity import documents_named_in_pdf, pdf_identity
 from archive_service.pipeline.values import RequestContext
 from archive_service.pipeline.visibility import ReadAccessMixin
 from archive_service.signing import validate_pdf
@@ -52,6 +52,7 @@ class VerificationMixin(ReadAccessMixin):
                     document.id, document.institution.edrpou, chosen.number, chosen.source_sha256
                 ),
             )
+            _require_named_document(data, document.id)
         except (IntegrityFailure, ObjectNotFoundError) as exc:
             verification = Verification(
                 sha256=chosen.sha256,
@@ -162,4 +163,20 @@ class VerificationMixin(ReadAccessMixin):
             validation=validation,
             archived=archived,
             evidence=signature_evidence(data),
+        )
+
+
+def _require_named_document(pdf: bytes, document_id: str) -> None:
+    """The signed PDF's own metadata must not name another document (invariant 8).
+
+    Unlike the object's identity this holds for objects stored before identities existed too:
+    the seal covers the XMP packet that names the document. A PDF that names none (not made by
+    this archive's renderer) is left to the other checks.
+    """
+    named = documents_named_in_pdf(pdf)
+    if named and document_id not in named:
+        raise IntegrityFailure(
+            "The stored PDF's signed metadata names another document: the database row points "
+            "at another document's PDF. Alert the archive's administrator (see `archive-service "
+            "reconcile`)."
         )
