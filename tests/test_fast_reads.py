@@ -10,6 +10,7 @@ from sqlalchemy import select
 from archive_service.db import DocumentVersion
 from archive_service.errors import NotFound
 from archive_service.fast_reads import locate_document, pick_version
+from archive_service.object_identity import pdf_identity, source_identity, source_versions
 from archive_service.pipeline import Archive
 from tests.conftest import example_edrpou
 
@@ -34,6 +35,20 @@ def test_locates_a_document_with_the_coordinates_of_its_versions(
         recorded.source_object_version_id,
     )
     assert version.source_media_type == "application/json"
+    assert version.pdf_identity == pdf_identity(
+        archived["document_id"], example_edrpou(), 1, recorded.source_sha256
+    )
+    assert version.source_identity == source_identity(
+        archived["document_id"], example_edrpou(), 1, recorded.source_sha256
+    )
+
+
+def test_an_export_object_names_the_upload_at_the_root_of_its_renewals() -> None:
+    # (row id, number, renews row id): 1 uploaded, 2 renews 1, 3 renews 2, 4 uploaded anew,
+    # 5 claims to renew a row of another document, 6 and 7 renew each other.
+    rows = [(10, 1, None), (11, 2, 10), (12, 3, 11), (13, 4, None), (14, 5, 99)]
+    assert source_versions(rows) == {10: 1, 11: 1, 12: 1, 13: 4, 14: 5}
+    assert source_versions([(1, 6, 2), (2, 7, 1)]) in ({1: 7, 2: 6}, {1: 6, 2: 7})
 
 
 def test_an_unknown_document_is_none(archive: Archive) -> None:

@@ -103,6 +103,57 @@ def test_stored_files_are_read_only(fs_store: FilesystemObjectStore, root: Path)
         assert stat.S_IMODE(path.stat().st_mode) == 0o444
 
 
+def test_identity_is_written_once_into_the_read_only_manifest(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    identity = {"document": "d-1", "institution": "12345678", "version": "1", "kind": "pdf"}
+    fs_store.put(
+        KEY,
+        DATA,
+        sha256=digest(DATA),
+        content_type="application/pdf",
+        retain_until=RETAIN_UNTIL,
+        identity=identity,
+    )
+    manifest_path = root / "manifests" / f"{KEY}.json"
+    assert json.loads(manifest_path.read_text("ascii"))["identity"] == identity
+    assert stat.S_IMODE(manifest_path.stat().st_mode) == 0o444
+    # A second put cannot give the object another identity, not even with the same bytes.
+    with pytest.raises(ObjectExistsError):
+        fs_store.put(
+            KEY,
+            DATA,
+            sha256=digest(DATA),
+            content_type="application/pdf",
+            retain_until=RETAIN_UNTIL,
+            identity=identity | {"document": "d-2"},
+        )
+    assert dict(fs_store.stat(KEY).identity) == identity
+
+
+def test_a_manifest_identity_edited_on_disk_is_what_reads_compare(
+    fs_store: FilesystemObjectStore, root: Path
+) -> None:
+    """Not WORM: whoever may write the folder can edit a manifest. Reads then refuse the object
+    for the row it belongs to, and reconcile reports that row (fail closed, not silently)."""
+    identity = {"document": "d-1", "kind": "pdf"}
+    fs_store.put(
+        KEY,
+        DATA,
+        sha256=digest(DATA),
+        content_type="application/pdf",
+        retain_until=RETAIN_UNTIL,
+        identity=identity,
+    )
+    manifest_path = root / "manifests" / f"{KEY}.json"
+    make_writable(manifest_path)
+    edited = json.loads(manifest_path.read_text("ascii")) | {"identity": {"document": "d-2"}}
+    manifest_path.write_text(json.dumps(edited), "ascii")
+
+    with pytest.raises(IntegrityFailure, match="document"):
+        fs_store.get(KEY, sha256=digest(DATA), identity=identity)
+
+
 def test_no_temporary_files_remain_after_puts(fs_store: FilesystemObjectStore, root: Path) -> None:
     put(fs_store, KEY, DATA)
     with pytest.raises(ObjectExistsError):
