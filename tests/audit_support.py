@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
+import pytest
 from sqlalchemy import select
 
 from archive_service import audit
@@ -48,3 +52,14 @@ def rewrite_and_rehash(archive: Archive, seq: int) -> None:
             event.hash = audit.event_hash(event)
             previous = event.hash
     assert audit.verify_events(events(archive)).intact
+
+
+def faketime(shift: str) -> list[str]:
+    """The command prefix that runs a process with its clock shifted (libfaketime ``-f``)."""
+    found = os.environ.get("FAKETIME") or shutil.which("faketime")
+    if not found:
+        message = "libfaketime is not installed: run `bash scripts/install-faketime.sh`"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (required in CI)")
+        pytest.skip(message)
+    return [found, "-f", shift]

@@ -34,7 +34,14 @@ from archive_service.pipeline import Archive, RequestContext
 from archive_service.signing import TestPki
 from archive_service.signing.digest_timestamps import check_digest_timestamp, timestamp_digest
 from archive_service.storage import FilesystemObjectStore
-from tests.audit_support import chain_head, events, fill, kinds, rewrite_and_rehash
+from tests.audit_support import (
+    chain_head,
+    events,
+    faketime,
+    fill,
+    kinds,
+    rewrite_and_rehash,
+)
 from tests.conftest import CLI
 from tests.spawned import archive_in, run_processes
 
@@ -63,21 +70,11 @@ def remove_anchor_files(data_dir: Path) -> list[str]:
     return keys
 
 
-def _faketime(shift: str) -> list[str]:
-    found = os.environ.get("FAKETIME") or shutil.which("faketime")
-    if not found:
-        message = "libfaketime is not installed: run `bash scripts/install-faketime.sh`"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (required in CI)")
-        pytest.skip(message)
-    return [found, "-f", shift]
-
-
 def _cli_later(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``archive-service ARGS`` in its own process, its clock an hour ahead."""
     env = {**os.environ, "ARCHIVE_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [*_faketime("+1h"), *CLI, *args], env=env, capture_output=True, text=True, timeout=300
+        [*faketime("+1h"), *CLI, *args], env=env, capture_output=True, text=True, timeout=300
     )
 
 
