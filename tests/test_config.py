@@ -26,6 +26,8 @@ def test_mapping_settings_from_the_environment() -> None:
     assert settings.pdf_profile_for("26453182") == "PDF/A-1b"
     assert settings.pdf_profile_for("12345678") == "PDF/A-3u"
     assert settings.require_purpose is True
+    assert settings.render_memory_mb == 1024  # the render worker's cap unless configured
+    assert load_settings({"ARCHIVE_RENDER_MEMORY_MB": "0"}).render_memory_mb == 0
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,8 @@ def test_mapping_settings_from_the_environment() -> None:
         ("ARCHIVE_PDF_PROFILE_BY_INSTITUTION", "26453182", "26453182=PDF/A-1b"),
         ("ARCHIVE_REQUIRE_PURPOSE", "perhaps", "true or false"),
         ("ARCHIVE_SIGNATURE_LEVEL", "B-Z", "B-B, B-T, B-LT, B-LTA"),
+        ("ARCHIVE_RENDER_MEMORY_MB", "64", "0 \\(no cap\\) or at least 128"),
+        ("ARCHIVE_RENDER_MEMORY_MB", "-1", "0 \\(no cap\\) or at least 128"),
     ],
 )
 def test_bad_settings_say_what_to_write(variable: str, value: str, fragment: str) -> None:

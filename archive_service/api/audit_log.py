@@ -23,6 +23,11 @@ def _format_arg() -> str:
     return choice_param("format", ("json", *MEDIA_TYPES), "json")
 
 
+def _count(name: str, default: int, maximum: int) -> int:
+    value = int_param(name, default, minimum=0, maximum=maximum)
+    return default if value is None else value
+
+
 @bp.get("/audit")
 @authenticated
 def list_audit_events():  # type: ignore[no-untyped-def]
@@ -34,8 +39,8 @@ def list_audit_events():  # type: ignore[no-untyped-def]
         action=text_param("action"),
         since=time_param("since"),
         until=time_param("until"),
-        after_seq=int_param("after", 0, minimum=0, maximum=MAX_INT64) or 0,
-        limit=int_param("limit", 100, maximum=MAX_INT32) or 100,
+        after_seq=_count("after", 0, MAX_INT64),
+        limit=_count("limit", 100, MAX_INT32),  # the pipeline clamps it to 1–1000
     )
     if export_format != "json":
         events = archive().export_audit_events(filters, context())
