@@ -19,6 +19,7 @@ from archive_service.errors import ErrorDetail, MalformedInput
 from archive_service.journal import xml_form
 from archive_service.journal.location import Location
 from archive_service.journal.schemas import xml_schema
+from archive_service.journal.text import escape_refused
 
 XINCLUDE_NAMESPACE = "http://www.w3.org/2001/XInclude"
 _DOCUMENT_PATH = "/"
@@ -118,6 +119,7 @@ def _malformed(message: str, path: str = _DOCUMENT_PATH) -> MalformedInput:
 
 def _detail(root: etree._Element, entry: etree._LogEntry) -> ErrorDetail:
     message = entry.message.replace(f"{{{xml_form.NAMESPACE}}}", f"{xml_form.PREFIX}:").strip()
+    message = escape_refused(message)  # libxml2 quotes offending values as they are
     path = _DOCUMENT_PATH
     if entry.path:
         found = root.getroottree().xpath(entry.path)

@@ -225,3 +225,14 @@ def test_the_rule_itself() -> None:
     assert message is not None and "U+202E RIGHT-TO-LEFT OVERRIDE at character 3" in message
     assert escape_refused("a\u2028b\x85c\u202e") == "a\\u2028b\\u0085c\\u202e"
     assert escape_refused(HONEST) == HONEST
+
+
+def test_schema_messages_never_carry_the_invisible_character_they_quote() -> None:
+    """An id is checked by its pattern before the text rules run; the message that quotes the
+    offending value (and is recorded with the refused upload) names the character instead."""
+    export = _example(TEXT_FIELDS["pupil"], "Петренко Іван")
+    export["pupils"][3]["id"] = "p04\u202e"
+    for data, media_type in _forms(export):
+        error = _refusal(data, media_type)
+        assert error.details and all("\u202e" not in d.message for d in error.details)
+        assert any("\\u202e" in d.message for d in error.details)
