@@ -23,6 +23,12 @@ def test_workers_threads_and_connections() -> None:
     # One connection beyond the threads: none waits long for a thread, and clients spread out.
     assert cfg.worker_connections == 5
     assert cfg.control_socket_disable is True
+    # The request limits the API documents (414 and 431 beyond them, answered in JSON).
+    assert (cfg.limit_request_line, cfg.limit_request_fields, cfg.limit_request_field_size) == (
+        4094,
+        100,
+        8190,
+    )
 
 
 def test_an_ipv6_address_is_bracketed() -> None:
