@@ -55,7 +55,8 @@ def get_document(document_id: str):  # type: ignore[no-untyped-def]
 @authenticated
 def get_pdf(document_id: str) -> Response:
     version = int_param("version", None)
-    return _send(archive().retrieve(path_id("document_id", document_id), version, "pdf", context()))
+    document_id = path_id("document_id", document_id)
+    return _send(archive().retrieve(document_id, version, "pdf", context()))
 
 
 @bp.get("/<document_id>/source")
