@@ -210,9 +210,20 @@ def test_text_the_fonts_cannot_print_is_refused_when_a_repertoire_is_given() -> 
         assert "U+6570" in error.details[0].message and "U+1F4D0" in error.details[0].message
 
 
-def test_every_example_passes_the_text_rules() -> None:
-    for path in EXAMPLES.glob("journal-*"):
-        parse_export(path.read_bytes())
+def test_every_example_and_a_generated_journal_pass_the_text_rules_and_the_fonts(
+    generator: Any,
+) -> None:
+    from archive_service.render import TypstRenderer
+
+    repertoire = TypstRenderer(in_process=True).repertoire
+    examples = sorted(EXAMPLES.glob("journal-*"))
+    assert len(examples) >= 3
+    for path in examples:
+        parse_export(path.read_bytes(), repertoire=repertoire)
+    for grade in (2, 7, 11):
+        export = generator.generate_export(pupils=30, subjects=3, grade=grade, seed=grade)
+        parse_export(generator.export_to_json(export), repertoire=repertoire)
+        parse_export(generator.export_to_xml(export), repertoire=repertoire)
 
 
 def test_the_rule_itself() -> None:
