@@ -5,10 +5,14 @@ from __future__ import annotations
 import functools
 import logging
 import multiprocessing
+import shutil
+import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from types import TracebackType
 
 from archive_service.journal.model import Journal
@@ -26,6 +30,7 @@ from archive_service.render.worker import (
     RenderJobResult,
     WorkerReport,
     render_job,
+    run_marked,
     too_large,
     warm_up,
 )
@@ -97,6 +102,8 @@ class TypstRenderer:
         self.memory_limit_bytes = memory_limit_bytes or None
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        #: Where each job marks that it has started (see :func:`run_marked`).
+        self._markers: Path | None = None
         self._last_report: WorkerReport | None = None
 
     @property
@@ -124,34 +131,59 @@ class TypstRenderer:
                 return self._job(journal, source, info)
             except MemoryError:
                 raise too_large(None) from None
-        executor, future = self._submit(journal, source, info)
-        try:
-            return future.result()
-        except RenderError as error:
-            if error.status == 422:  # the export's fault as far as anyone can tell; ours maybe
-                log.error("render refused: %s", error.message)
-            raise
-        except BrokenProcessPool as error:
-            self._discard(executor)
-            log.error(
-                "rendering worker stopped unexpectedly (limit %s bytes)", self.memory_limit_bytes
-            )
-            if self.memory_limit_bytes:
-                # Typst aborts the worker when an allocation fails under the cap: by far the
-                # most likely end of a worker that stops in the middle of a job.
-                raise too_large(self.memory_limit_bytes) from error
-            raise RenderUnavailable(
-                "The rendering worker process stopped unexpectedly (crash or out of memory); "
-                "nothing was archived and a new worker is started for the next document."
-            ) from error
-        except MemoryError:
-            raise too_large(self.memory_limit_bytes) from None
-        except Exception as error:
-            log.exception("rendering failed in the worker process")
-            raise RenderError(f"Rendering failed in the worker process: {error!r}") from error
+        # When a worker dies, every job queued in its pool fails with it. Only the job that was
+        # running is the one that died (too large, under the cap); the others never started —
+        # their start markers say so — and are given to a fresh worker.
+        for attempt in range(1, self.ATTEMPTS_AFTER_A_DEAD_WORKER + 1):
+            marker = self._marker_folder() / f"{uuid.uuid4().hex}.started"
+            executor, future = self._submit(marker, journal, source, info)
+            try:
+                return future.result()
+            except RenderError as error:
+                if error.status == 422:  # the export's fault as far as anyone can tell
+                    log.error("render refused: %s", error.message)
+                raise
+            except BrokenProcessPool as error:
+                self._discard(executor)
+                started = marker.exists()
+                marker.unlink(missing_ok=True)
+                if not started and attempt < self.ATTEMPTS_AFTER_A_DEAD_WORKER:
+                    log.warning("a rendering worker stopped before this document's turn; again")
+                    continue
+                raise self._dead_worker(started) from error
+            except MemoryError:
+                raise too_large(self.memory_limit_bytes) from None
+            except Exception as error:
+                log.exception("rendering failed in the worker process")
+                raise RenderError(f"Rendering failed in the worker process: {error!r}") from error
+        raise AssertionError("unreachable")
+
+    #: Fresh workers a document gets when the worker before it died before its turn.
+    ATTEMPTS_AFTER_A_DEAD_WORKER = 3
+
+    def _dead_worker(self, started: bool) -> RenderError:
+        log.error(
+            "rendering worker stopped unexpectedly (document started: %s, limit %s bytes)",
+            started,
+            self.memory_limit_bytes,
+        )
+        if started and self.memory_limit_bytes:
+            # Typst aborts the worker when an allocation fails under the cap: by far the most
+            # likely end of a worker that stops in the middle of a job.
+            return too_large(self.memory_limit_bytes)
+        return RenderUnavailable(
+            "The rendering worker process stopped unexpectedly (crash or out of memory); "
+            "nothing was archived and a new worker is started for the next document."
+        )
+
+    def _marker_folder(self) -> Path:
+        with self._lock:
+            if self._markers is None:
+                self._markers = Path(tempfile.mkdtemp(prefix="journal-render-jobs-"))
+            return self._markers
 
     def _submit(
-        self, journal: Journal, source: SourceAttachment, info: DocumentInfo
+        self, marker: Path, journal: Journal, source: SourceAttachment, info: DocumentInfo
     ) -> tuple[ProcessPoolExecutor, Future[RenderJobResult]]:
         # A pool whose idle worker was killed only notices at submit time; nothing of this job
         # has run yet, so one retry with a fresh pool is safe.
@@ -159,7 +191,8 @@ class TypstRenderer:
         for attempt in range(1, attempts + 1):
             executor = self._executor_for_submit()
             try:
-                return executor, executor.submit(self._job, journal, source, info)
+                future = executor.submit(run_marked, self._job, str(marker), journal, source, info)
+                return executor, future
             except (BrokenProcessPool, RuntimeError) as error:
                 self._discard(executor)
                 if attempt == attempts:
@@ -192,8 +225,11 @@ class TypstRenderer:
         """Stop the worker processes; a later ``render`` starts new ones."""
         with self._lock:
             executor, self._executor = self._executor, None
+            markers, self._markers = self._markers, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        if markers is not None:
+            shutil.rmtree(markers, ignore_errors=True)
 
     def __enter__(self) -> TypstRenderer:
         return self

@@ -16,10 +16,13 @@ refuses the journal as too large to render instead of the machine running out of
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from archive_service.journal.model import Journal
 from archive_service.render.document import (
@@ -86,6 +89,26 @@ def warm_up(memory_limit_bytes: int | None = None) -> None:
     os.environ["RUST_BACKTRACE"] = "0"
     limit_memory(memory_limit_bytes)
     bundled_fonts(FONT_DIR)
+
+
+def run_marked(
+    job: Callable[[Journal, SourceAttachment, DocumentInfo], RenderJobResult],
+    marker: str,
+    journal: Journal,
+    source: SourceAttachment,
+    info: DocumentInfo,
+) -> RenderJobResult:
+    """Run ``job`` in the worker with a file at ``marker`` while it runs.
+
+    A worker that dies leaves the marker of the job it was running, and only that one: the
+    caller can tell the job that needed too much memory from the jobs queued behind it.
+    """
+    Path(marker).touch()
+    try:
+        return job(journal, source, info)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(marker)
 
 
 def render_job(journal: Journal, source: SourceAttachment, info: DocumentInfo) -> RenderJobResult:

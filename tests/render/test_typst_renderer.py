@@ -10,6 +10,8 @@ import json
 import pickle
 import re
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from archive_service.render import (
 )
 from archive_service.render.layout import TEST_NOTICE
 
-from .failing_jobs import boom_job, crash_job, odd_job
+from .failing_jobs import DOOMED_CLASS, boom_job, crash_for_one_journal, crash_job, odd_job
 from .journal_factory import full_year_journal, tiny_journal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -288,11 +290,21 @@ def test_every_font_is_embedded(tiny: RenderedDocument) -> None:
 
 
 TINY_TEXTS = (
-        "Ґалаґан Гліб", "Іваненко Ївга", "Чорновіл Мар’яна", "Яковенко Соломія",
-        "Українська мова", "Фізична культура", "Апостроф: м’ята, п’ять, б’ють",
-        "Контрольна робота № 1 з теми «Ґрунти і їжа»", "звільн.", "н/а",
-        "Код ЄДРПОУ", "24681357", INFO.document_id, "Порівняйте SHA-256.",
-        "Сторінка 1 з ",
+    "Ґалаґан Гліб",
+    "Іваненко Ївга",
+    "Чорновіл Мар’яна",
+    "Яковенко Соломія",
+    "Українська мова",
+    "Фізична культура",
+    "Апостроф: м’ята, п’ять, б’ють",
+    "Контрольна робота № 1 з теми «Ґрунти і їжа»",
+    "звільн.",
+    "н/а",
+    "Код ЄДРПОУ",
+    "24681357",
+    INFO.document_id,
+    "Порівняйте SHA-256.",
+    "Сторінка 1 з ",
 )
 
 
@@ -466,10 +478,43 @@ class TestWorkerProcesses:
             assert renderer.last_report is not None
             assert renderer.last_report.peak_rss_bytes < 160 * 2**20 + 64 * 2**20
 
+    def test_documents_queued_behind_a_dying_worker_are_rendered_by_a_fresh_one(self) -> None:
+        """A worker that dies takes its pool's queued jobs with it; only the document it was
+        rendering is refused, the one queued behind it is rendered by a new worker."""
+
+        class OneDoomedRenderer(TypstRenderer):
+            _job = staticmethod(crash_for_one_journal)
+
+        journal = tiny_journal()
+        doomed = dataclasses.replace(
+            journal, school_class=dataclasses.replace(journal.school_class, name=DOOMED_CLASS)
+        )
+        outcomes: dict[str, object] = {}
+
+        def render(name: str, which: Journal) -> None:
+            try:
+                outcomes[name] = renderer.render(which, SOURCE, INFO)
+            except RenderError as error:
+                outcomes[name] = error
+
+        with OneDoomedRenderer() as renderer:
+            first = threading.Thread(target=render, args=("doomed", doomed))
+            first.start()
+            time.sleep(0.3)  # the doomed job is running; the next one queues behind it
+            second = threading.Thread(target=render, args=("innocent", journal))
+            second.start()
+            first.join(60)
+            second.join(60)
+        assert isinstance(outcomes["doomed"], RenderTooLarge)
+        innocent = outcomes["innocent"]
+        assert isinstance(innocent, RenderedDocument) and innocent.pdf.startswith(b"%PDF-")
+
     def test_render_errors_cross_the_process_boundary_with_their_status(self) -> None:
         for error in (RenderError("x"), RenderTooLarge("y"), RenderUnavailable("z")):
             again = pickle.loads(pickle.dumps(error))
             assert (type(again), again.status, again.message) == (
-                type(error), error.status, error.message
+                type(error),
+                error.status,
+                error.message,
             )
             assert again.details == error.details
