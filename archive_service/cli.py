@@ -21,7 +21,7 @@ from archive_service.access import (
     revoke_token,
     token_state,
 )
-from archive_service.audit_export import export_lines
+from archive_service.audit.export import export_lines
 from archive_service.config import Settings, load_settings
 from archive_service.errors import ArchiveError
 from archive_service.pipeline import Archive, AuditFilter, PendingSignature, RequestContext

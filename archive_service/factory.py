@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from archive_service.audit_checkpoints import AuditCheckpoints
+from archive_service.audit.anchors import AuditCheckpoints
 from archive_service.config import ConfigurationError, Settings
 from archive_service.db import (
     create_db_engine,

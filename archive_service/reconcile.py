@@ -35,8 +35,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive_service.audit import AnchoringWindow
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
+from archive_service.audit.anchors import CHECKPOINT_PREFIX, UnanchoredEvents, unanchored_events
+from archive_service.audit.verification import AnchoringWindow
 from archive_service.db import Document, DocumentVersion, Institution
 from archive_service.errors import IntegrityFailure
 from archive_service.object_identity import describe as describe_identity
@@ -47,13 +47,7 @@ from archive_service.object_identity import (
     source_identity,
     source_versions,
 )
-from archive_service.reconcile_tampering import (
-    HiddenObject,
-    UnanchoredEvents,
-    describe_tampering,
-    hidden_objects,
-    unanchored_events,
-)
+from archive_service.reconcile_tampering import HiddenObject, describe_tampering, hidden_objects
 from archive_service.storage import IncompleteObject, ObjectNotFoundError, ObjectStore
 from archive_service.storage.protocol import StoredObject
 

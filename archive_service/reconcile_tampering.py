@@ -6,11 +6,9 @@
   the recorded version and still work), but a plain listing forgets them: anchors of the audit
   log, journals and exports alike. Read from :meth:`ObjectStore.iter_versions`; the filesystem
   store has no markers (files removed there leave nothing to list).
-* **Unanchored audit events.** Every process that appends audit events anchors the chain head
-  at least every anchoring window (:mod:`archive_service.audit_checkpoints`); events older than
-  that with no anchor at or after them mean anchors were removed, or never written (a process
-  killed and not started again, no TSA). Reconcile reads the anchors' *keys* only; whether each
-  anchor's timestamp is genuine is ``archive-service audit verify``'s job.
+* **Unanchored audit events**, found by the audit room
+  (:func:`archive_service.audit.anchors.unanchored_events`) from the same listing; this module
+  only words them for reconcile's report.
 """
 
 from __future__ import annotations
@@ -20,12 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from archive_service.audit import AnchoringWindow
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX, checkpoint_seq
-from archive_service.db import AuditEvent
+from archive_service.audit.anchors import CHECKPOINT_PREFIX, UnanchoredEvents
 from archive_service.storage import ObjectVersion
 
 
@@ -52,26 +45,6 @@ class HiddenObject:
         }
 
 
-@dataclass(frozen=True)
-class UnanchoredEvents:
-    """Audit events older than the anchoring window with no anchor at or after them."""
-
-    first_seq: int
-    last_seq: int
-    #: When the first of them was recorded.
-    oldest: dt.datetime
-    #: The highest seq an anchor's key names (0: none).
-    anchored_seq: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "first_seq": self.first_seq,
-            "last_seq": self.last_seq,
-            "oldest": self.oldest.isoformat(),
-            "anchored_seq": self.anchored_seq,
-        }
-
-
 def _what(key: str) -> str:
     if key.startswith(CHECKPOINT_PREFIX):
         return "audit anchor"
@@ -95,38 +68,6 @@ def hidden_objects(versions: Iterable[ObjectVersion]) -> list[HiddenObject]:
                 HiddenObject(key, _what(key), entry.version_id, entry.modified, beneath)
             )
     return hidden
-
-
-def unanchored_events(
-    versions: Iterable[ObjectVersion], sessions: sessionmaker[Session], window: AnchoringWindow
-) -> UnanchoredEvents | None:
-    """The audit events older than the window that no anchor's key covers, if any."""
-    anchored = max(
-        (
-            checkpoint_seq(v.key)
-            for v in versions
-            if not v.delete_marker and v.key.startswith(CHECKPOINT_PREFIX)
-        ),
-        default=0,
-    )
-    cutoff = (window.now - window.allowance).astimezone(dt.UTC)
-    with sessions() as session:
-        last = session.scalar(
-            select(func.max(AuditEvent.seq)).where(
-                AuditEvent.seq > anchored, AuditEvent.occurred_at < cutoff
-            )
-        )
-        if last is None:
-            return None
-        first, oldest = session.execute(
-            select(AuditEvent.seq, AuditEvent.occurred_at)
-            .where(AuditEvent.seq > anchored)
-            .order_by(AuditEvent.seq)
-            .limit(1)
-        ).one()
-    if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=dt.UTC)
-    return UnanchoredEvents(first, last, oldest, anchored)
 
 
 def describe_tampering(

@@ -5,7 +5,7 @@ re-hashing the object), so one process is held to one core by the GIL whatever i
 count: on two cores, 32 clients saw p99 ≈ 61 ms from one (waitress) process and 34–39 ms from
 two (``python scripts/bench.py downloads``). Worker processes share nothing but the database
 and the store, which are built for several writers: the audit chain is appended under a
-database-wide lock (:mod:`archive_service.audit`), the test PKI and schema are created once by
+database-wide lock (:mod:`archive_service.audit.chain`), the test PKI and schema are created once by
 the master before any worker starts.
 
 Why a thread for (nearly) every connection: gunicorn's threaded worker parks a kept-alive
@@ -42,7 +42,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 
 from archive_service.api.server_errors import server_refusal
-from archive_service.audit_checkpoints import AuditCheckpoints
+from archive_service.audit.anchors import AuditCheckpoints
 
 
 def freeze_startup_heap() -> None:
@@ -71,9 +71,9 @@ def create_server_app(*, checkpoint_at_exit: bool = True) -> Flask:
 def _start_anchoring(checkpoints: AuditCheckpoints, *, checkpoint_at_exit: bool) -> None:
     """This process's audit anchoring: the head it finds is anchored now, before the process
     serves (a worker killed before its next anchor left events uncovered, and gunicorn's
-    replacement covers them), then the job (:mod:`archive_service.audit_anchoring`) anchors at
+    replacement covers them), then the job (:mod:`archive_service.audit.anchor_job`) anchors at
     least every anchoring window while this process appends events, and once more at exit."""
-    from archive_service.audit_anchoring import AnchorJob
+    from archive_service.audit.anchor_job import AnchorJob
 
     checkpoints.write_best_effort()
     job = AnchorJob(checkpoints, anchor_on_start=False).start()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from archive_service import audit
 from archive_service.access import LOCAL_OPERATOR
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX, checkpoint_key
+from archive_service.audit.anchors import CHECKPOINT_PREFIX, checkpoint_key
 from archive_service.cli import main
 from archive_service.db import AuditEvent
 from archive_service.pipeline import Archive, RequestContext

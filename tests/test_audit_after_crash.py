@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX, checkpoint_key
+from archive_service.audit.anchors import CHECKPOINT_PREFIX, checkpoint_key
 from archive_service.storage import FilesystemObjectStore
 from tests.audit_support import faketime
 from tests.conftest import CLI, _free_port, serving

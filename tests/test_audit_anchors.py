@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from archive_service import audit
 from archive_service.access import LOCAL_OPERATOR
-from archive_service.audit_anchoring import AnchorJob
-from archive_service.audit_checkpoints import (
+from archive_service.audit.anchor_job import AnchorJob
+from archive_service.audit.anchors import (
     CHECKPOINT_PREFIX,
     checkpoint_key,
     decode_anchor,

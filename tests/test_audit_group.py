@@ -17,7 +17,8 @@ from sqlalchemy.exc import OperationalError
 
 from archive_service import audit
 from archive_service.access import LOCAL_OPERATOR
-from archive_service.audit_group import BatchFailed, GroupCommit
+from archive_service.audit import chain
+from archive_service.audit.group_commit import BatchFailed, GroupCommit
 from archive_service.db import AuditEvent
 from archive_service.errors import ServiceUnavailable
 from archive_service.pipeline import Archive, RequestContext
@@ -44,7 +45,7 @@ class _HeldLeader:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered = threading.Event()
         self.release = threading.Event()
-        real = audit.append_events
+        real = chain.append_events
 
         def held(session, batch):  # type: ignore[no-untyped-def]
             if any(data.detail.get("n") == "first" for data in batch):
@@ -52,7 +53,7 @@ class _HeldLeader:
                 assert self.release.wait(timeout=60)
             return real(session, batch)
 
-        monkeypatch.setattr(audit, "append_events", held)
+        monkeypatch.setattr(chain, "append_events", held)
 
 
 def _wait_until_queued(group: GroupCommit, count: int) -> None:
@@ -135,14 +136,14 @@ def test_a_failed_batch_writes_nothing_and_tells_every_caller(
     archive: Archive, group: GroupCommit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held = _HeldLeader(monkeypatch)
-    held_append = audit.append_events
+    held_append = chain.append_events
 
     def poisoned(session, batch):  # type: ignore[no-untyped-def]
         if any(data.action == "poison" for data in batch):
             raise RuntimeError("cannot write this one")
         return held_append(session, batch)
 
-    monkeypatch.setattr(audit, "append_events", poisoned)
+    monkeypatch.setattr(chain, "append_events", poisoned)
     outcomes: dict[str, str] = {}
 
     def call(action: str, n: object) -> None:
@@ -180,14 +181,14 @@ def test_retrieval_events_that_failed_together_are_retried_alone(
 ) -> None:
     """Only the download whose own event cannot be written is refused."""
     held = _HeldLeader(monkeypatch)
-    held_append = audit.append_events
+    held_append = chain.append_events
 
     def failing(session, batch):  # type: ignore[no-untyped-def]
         if any(data.detail.get("n") == "bad" for data in batch):
             raise OperationalError("INSERT INTO audit_events", {}, Exception("disk full"))
         return held_append(session, batch)
 
-    monkeypatch.setattr(audit, "append_events", failing)
+    monkeypatch.setattr(chain, "append_events", failing)
     outcomes: dict[object, str] = {}
 
     def download(n: object) -> None:
@@ -219,7 +220,7 @@ def test_retrieval_is_refused_when_its_event_cannot_be_written(
     def failing(session, batch):  # type: ignore[no-untyped-def]
         raise OperationalError("INSERT INTO audit_events", {}, Exception("disk full"))
 
-    monkeypatch.setattr(audit, "append_events", failing)
+    monkeypatch.setattr(chain, "append_events", failing)
     with pytest.raises(ServiceUnavailable):
         archive._record_retrieval(_data("retrieve_pdf", 1))
 

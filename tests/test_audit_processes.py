@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from archive_service.access import LOCAL_OPERATOR
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
+from archive_service.audit.anchors import CHECKPOINT_PREFIX
 from archive_service.db import AuditEvent
 from archive_service.pipeline import Archive, RequestContext
 from tests.spawned import archive_in, run_processes

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from archive_service import audit
 from archive_service.access import LOCAL_OPERATOR
+from archive_service.audit import chain
 from archive_service.db.session import writer_queue
 from archive_service.pipeline import Archive, RequestContext
 from tests.conftest import sqlite_only
@@ -76,13 +76,13 @@ def test_every_audit_append_queues_on_the_file_lock(
     one meet the other server process at the same lock, not in SQLite's busy handler."""
     lock_file = Path(f"{archive.sessions.kw['bind'].url.database}-writers.lock")
     held: list[bool] = []
-    real_append = audit.append_events
+    real_append = chain.append_events
 
     def observed(connection, batch):  # type: ignore[no-untyped-def]
         held.append(_held_by_someone(lock_file))
         return real_append(connection, batch)
 
-    monkeypatch.setattr(audit, "append_events", observed)
+    monkeypatch.setattr(chain, "append_events", observed)
     ctx = RequestContext(actor=LOCAL_OPERATOR, client_address="127.0.0.1")
     if path == "alone":
         archive.record(ctx, "test_event", "ok")

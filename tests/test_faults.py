@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from archive_service import audit
+from archive_service.audit import chain
 from archive_service.db import DocumentVersion
 from archive_service.pipeline import Archive
 from tests.conftest import Tokens, upload
@@ -20,14 +20,14 @@ def test_retrieval_fails_when_the_audit_event_cannot_be_written(
     client: FlaskClient, tokens: Tokens, archived: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     document_id = archived["document_id"]
-    real_append = audit.append_events
+    real_append = chain.append_events
 
     def failing_append(session, batch):  # type: ignore[no-untyped-def]
         if any(data.action == "retrieve_pdf" for data in batch):
             raise OperationalError("INSERT INTO audit_events", {}, Exception("disk full"))
         return real_append(session, batch)
 
-    monkeypatch.setattr(audit, "append_events", failing_append)
+    monkeypatch.setattr(chain, "append_events", failing_append)
     response = client.get(
         f"/api/v1/documents/{document_id}/pdf", headers=Tokens.header(tokens.inspector)
     )

@@ -14,7 +14,7 @@ import requests
 from pypdf import PdfReader
 
 from archive_service.access import presented_token_id
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
+from archive_service.audit.anchors import CHECKPOINT_PREFIX
 from archive_service.storage import FilesystemObjectStore
 from tests.conftest import CLI, EXAMPLES, _free_port, cli_token, example_edrpou
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from gunicorn.http import errors as http_errors
 
 from archive_service.api.server_errors import server_refusal
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX
+from archive_service.audit.anchors import CHECKPOINT_PREFIX
 from archive_service.storage import FilesystemObjectStore
 from tests.conftest import cli_token, example_edrpou
 

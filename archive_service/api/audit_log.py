@@ -13,7 +13,7 @@ from archive_service.api.params import (
     text_param,
     time_param,
 )
-from archive_service.audit_export import MEDIA_TYPES, export_lines
+from archive_service.audit.export import MEDIA_TYPES, export_lines
 from archive_service.pipeline import AuditFilter
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1")

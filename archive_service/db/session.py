@@ -44,7 +44,7 @@ def _make_sqlite_serializable(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         # FULL, not NORMAL: in WAL mode NORMAL commits survive a process crash but not a power
         # loss, and a download's audit event must outlive the bytes already sent. Group commit
-        # (archive_service.audit_group) shares one fsync among concurrent downloads instead.
+        # (archive_service.audit.group_commit) shares one fsync among concurrent downloads instead.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive_service.audit_checkpoints import AuditCheckpoints
+from archive_service.audit.anchors import AuditCheckpoints
 from archive_service.db import create_lookup_engine
 from archive_service.render import JournalRenderer
 from archive_service.signing import DocumentSigner

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from archive_service import audit
-from archive_service.audit_group import BatchFailed, GroupCommit
+from archive_service.audit.group_commit import BatchFailed, GroupCommit
 from archive_service.db import AuditEvent
 from archive_service.errors import ArchiveError, ServiceUnavailable
 from archive_service.pipeline.core import ArchiveCore

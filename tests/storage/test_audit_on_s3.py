@@ -23,7 +23,7 @@ from minio.commonconfig import COMPLIANCE
 from minio.retention import Retention
 
 from archive_service import create_app
-from archive_service.audit_checkpoints import CHECKPOINT_PREFIX, checkpoint_key, encode_checkpoint
+from archive_service.audit.anchors import CHECKPOINT_PREFIX, checkpoint_key, encode_checkpoint
 from archive_service.cli import main
 from archive_service.pipeline import Archive
 from archive_service.reconcile import Severity
@@ -154,7 +154,7 @@ def _token_over(archive: Archive, digest: bytes) -> bytes:
 
 
 def _checkpoint(raw: dict):  # type: ignore[no-untyped-def]
-    from archive_service.audit import Checkpoint
+    from archive_service.audit.chain import Checkpoint
 
     return Checkpoint(
         raw["seq"], raw["hash"], raw["events"], dt.datetime.fromisoformat(raw["written_at"])

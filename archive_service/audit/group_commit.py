@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive_service import audit
+from archive_service.audit import chain
 from archive_service.db import AuditEvent
 from archive_service.db.session import writer_queue
 
@@ -43,7 +43,7 @@ class BatchFailed(Exception):
 class _Waiting:
     """One caller's event and how its wait ended."""
 
-    data: audit.EventData
+    data: chain.EventData
     event: AuditEvent | None = None
     done: bool = False
     #: Set when the event is committed (or failed), or when this caller must lead the next batch.
@@ -71,7 +71,7 @@ class GroupCommit:
         self._engine = self.sessions.kw["bind"]
         self.writers = writer_queue(self._engine)
 
-    def append(self, data: audit.EventData) -> AuditEvent:
+    def append(self, data: chain.EventData) -> AuditEvent:
         """Return once the event is committed at the head of the chain.
 
         :raises BatchFailed: the transaction holding the event failed; nothing of it was written.
@@ -96,7 +96,7 @@ class GroupCommit:
             raise BatchFailed(f"the audit transaction holding a {data.action} event failed")
         return mine.event
 
-    def append_now(self, batch: list[audit.EventData]) -> list[AuditEvent]:
+    def append_now(self, batch: list[chain.EventData]) -> list[AuditEvent]:
         """Append and commit ``batch`` in one transaction, without joining a group.
 
         Like every audit append of this process (transactions that commit rows with their
@@ -109,7 +109,7 @@ class GroupCommit:
         :raises sqlalchemy.exc.SQLAlchemyError: the database's own error; nothing was written.
         """
         with self.append_lock, self.writers, self._engine.begin() as connection:
-            return audit.append_events(connection, batch)
+            return chain.append_events(connection, batch)
 
     def _hand_on(self) -> None:
         """Wake the oldest waiting caller to lead the next batch, or stop leading."""

@@ -1,10 +1,11 @@
-"""The audit log as JSON Lines or CSV, produced line by line for the API and the CLI.
+"""The audit log's public form: each event as JSON, and the log as JSON Lines or CSV, produced
+line by line for the API and the CLI.
 
-JSON Lines is the exact form: one event per line, as ``GET /api/v1/audit`` shows it, enough to
-recompute every hash. CSV is for reading in a spreadsheet: one flat row per event, UTF-8, with
-``detail`` as JSON text; a cell that a spreadsheet would run as a formula (it starts with
-``=``, ``+``, ``-``, ``@`` or a control character) gets a leading ``'``, because purposes and
-names are typed by callers.
+JSON Lines is the exact form: one event per line (:func:`event_as_dict`), as
+``GET /api/v1/audit`` shows it, enough to recompute every hash. CSV is for reading in a
+spreadsheet: one flat row per event, UTF-8, with ``detail`` as JSON text; a cell that a
+spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@`` or a control
+character) gets a leading ``'``, because purposes and names are typed by callers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from archive_service.audit.chain import format_time
+from archive_service.db import AuditEvent
 
 #: Export format → media type of the response.
 MEDIA_TYPES = {"jsonl": "application/jsonl", "csv": "text/csv; charset=utf-8"}
@@ -37,6 +41,29 @@ CSV_COLUMNS = (
 )
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def event_as_dict(event: AuditEvent) -> dict[str, Any]:
+    """The public JSON form used by the API and exports."""
+    return {
+        "seq": event.seq,
+        "occurred_at": format_time(event.occurred_at),
+        "action": event.action,
+        "outcome": event.outcome,
+        "actor": {
+            "token_id": event.actor_token_id,
+            "name": event.actor_name,
+            "role": event.actor_role,
+        },
+        "document_id": event.document_id,
+        "version": event.version_number,
+        "sha256": event.sha256,
+        "client_address": event.client_address,
+        "purpose": event.purpose,
+        "detail": json.loads(event.detail or "{}"),
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
 
 
 def jsonl_lines(events: Iterable[dict[str, Any]]) -> Iterator[bytes]:

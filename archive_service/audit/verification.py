@@ -1,13 +1,8 @@
-"""Append-only, hash-chained audit events.
-
-Each event's hash covers its canonical form, which includes the previous event's hash and its
-own sequence number, so an edited, deleted, inserted or reordered event breaks the chain at a
-point :func:`verify_chain` can name. Appends take a database-wide lock first so concurrent
-writers (threads or processes) never fork the chain; the unique ``seq`` column is the backstop.
+"""Chain verification: recompute the chain, compare it with its anchors, name every tampering.
 
 Someone with write access to the database can still rebuild the whole chain after a point, or
 cut its tail: only the chain heads kept in write-once storage
-(:mod:`archive_service.audit_checkpoints`) reveal that, so verification compares with them too.
+(:mod:`archive_service.audit.anchors`) reveal that, so verification compares with them too.
 Those anchors carry an RFC 3161 timestamp over the head hash and are written at least every
 anchoring window while events arrive, so verification also expects every event older than that
 window (:class:`AnchoringWindow`) to be covered by one — a log whose anchors were removed, or
@@ -20,167 +15,23 @@ gives away.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive_service.db import AuditEvent, utcnow
-
-#: ``prev_hash`` of the first event.
-GENESIS_HASH = "0" * 64
-
-#: Columns covered by the hash, in a fixed order.
-_HASHED_FIELDS = (
-    "seq",
-    "occurred_at",
-    "action",
-    "outcome",
-    "actor_token_id",
-    "actor_name",
-    "actor_role",
-    "document_id",
-    "version_number",
-    "sha256",
-    "client_address",
-    "purpose",
-    "detail",
-    "prev_hash",
+from archive_service.audit.chain import (
+    GENESIS_HASH,
+    Checkpoint,
+    digest,
+    format_time,
+    hashed_values,
 )
-
-# Arbitrary constant naming the PostgreSQL advisory lock that serialises appends.
-_PG_AUDIT_LOCK = 0x4A41_5544
-
-
-@dataclass(frozen=True)
-class EventData:
-    """What a caller knows about an event; the chain fields are added on append."""
-
-    action: str
-    outcome: str
-    actor_token_id: str | None = None
-    actor_name: str | None = None
-    actor_role: str | None = None
-    document_id: str | None = None
-    version_number: int | None = None
-    sha256: str | None = None
-    client_address: str | None = None
-    purpose: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-def _format_time(value: dt.datetime) -> str:
-    # SQLite returns naive datetimes; everything we store is UTC.
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def canonical_form(event: AuditEvent) -> bytes:
-    """The bytes the event's hash is computed over (sorted-key JSON, UTC times)."""
-    values: dict[str, Any] = {name: getattr(event, name) for name in _HASHED_FIELDS}
-    values["occurred_at"] = _format_time(event.occurred_at)
-    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def event_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(canonical_form(event)).hexdigest()
-
-
-def _lock_chain(connection: Session | Connection) -> None:
-    """Serialise appenders. SQLite transactions already begin with ``BEGIN IMMEDIATE``."""
-    bind = connection.get_bind() if isinstance(connection, Session) else connection
-    if bind.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-
-
-_EVENTS = AuditEvent.__table__
-#: The head of the chain: the event with the highest ``seq`` (Core, so the ORM stays out).
-_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
-_INSERT = insert(_EVENTS)
-
-
-def append_event(session: Session | Connection, data: EventData) -> AuditEvent:
-    """Add an event at the head of the chain inside the caller's transaction.
-
-    The caller commits; the event is durable (and a retrieval may proceed) only after that.
-    The returned event is not attached to the session; it carries the values written, ``seq``
-    and ``hash`` included.
-    """
-    return append_events(session, [data])[0]
-
-
-def append_events(session: Session | Connection, batch: Sequence[EventData]) -> list[AuditEvent]:
-    """Add events at the head of the chain, in order, inside the caller's transaction.
-
-    Every download appends one under a lock that serialises all writers, so the time between
-    taking that lock and committing is the whole server's bottleneck: the head is read once,
-    the links are computed in Python, and the rows go in as one Core ``executemany`` rather
-    than through the ORM's unit of work.
-    """
-    _lock_chain(session)
-    head = session.execute(_HEAD).first()
-    seq, prev_hash = (head[0], head[1]) if head else (0, GENESIS_HASH)
-    rows: list[dict[str, Any]] = []
-    for data in batch:
-        seq += 1
-        values = _row(seq, prev_hash, data)
-        prev_hash = values["hash"]
-        rows.append(values)
-    session.execute(_INSERT, rows)
-    return [AuditEvent(**values) for values in rows]
-
-
-def _row(seq: int, prev_hash: str, data: EventData) -> dict[str, Any]:
-    """The stored row of an event placed at ``seq`` after ``prev_hash``, its hash included."""
-    values: dict[str, Any] = {
-        "seq": seq,
-        "occurred_at": utcnow(),
-        "action": data.action,
-        "outcome": data.outcome,
-        "actor_token_id": data.actor_token_id,
-        "actor_name": data.actor_name,
-        "actor_role": data.actor_role,
-        "document_id": data.document_id,
-        "version_number": data.version_number,
-        "sha256": data.sha256,
-        "client_address": data.client_address,
-        "purpose": data.purpose,
-        "detail": json.dumps(data.detail, sort_keys=True, ensure_ascii=False),
-        "prev_hash": prev_hash,
-    }
-    values["hash"] = _digest({**values, "occurred_at": _format_time(values["occurred_at"])})
-    return values
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """The chain head at one moment, as kept in write-once storage."""
-
-    seq: int
-    hash: str
-    #: Events in the log up to and including ``seq`` when the checkpoint was taken.
-    events: int
-    written_at: dt.datetime
-
-
-def chain_head(session: Session) -> Checkpoint | None:
-    """The current head of the chain, or None while the log is empty."""
-    head = session.execute(_HEAD).first()
-    if head is None:
-        return None
-    return Checkpoint(head[0], head[1], count_events(session, up_to=head[0]), utcnow())
-
-
-def count_events(session: Session, *, up_to: int) -> int:
-    return session.scalar(select(func.count()).where(AuditEvent.seq <= up_to)) or 0
-
+from archive_service.db import AuditEvent
 
 #: Kinds of :class:`ChainProblem`, each naming one way the log was tampered with.
 PROBLEM_KINDS = (
@@ -269,23 +120,12 @@ class _Link:
         return self.seq if self.written_as is None else self.written_as
 
 
-def _hashed_values(event: AuditEvent) -> dict[str, Any]:
-    values: dict[str, Any] = {name: getattr(event, name) for name in _HASHED_FIELDS}
-    values["occurred_at"] = _format_time(event.occurred_at)
-    return values
-
-
-def _digest(values: dict[str, Any]) -> str:
-    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def _load_links(events: Iterable[AuditEvent]) -> list[_Link]:
     links = []
     for event in events:
-        values = _hashed_values(event)
+        values = hashed_values(event)
         link = _Link(event.seq, event.hash, event.prev_hash, event.seq)
-        if _digest(values) != event.hash:
+        if digest(values) != event.hash:
             link.written_as, link.values = None, values
         link.occurred = _posix(event.occurred_at)
         links.append(link)
@@ -305,7 +145,7 @@ def _written_as(link: _Link, predecessor_place: int | None) -> int | None:
         distances = range(1, _SEARCH_DISTANCE + 1)
         candidates = [link.seq + d * sign for d in distances for sign in (1, -1)]
     for candidate in candidates:
-        if candidate >= 1 and _digest({**link.values, "seq": candidate}) == link.hash:
+        if candidate >= 1 and digest({**link.values, "seq": candidate}) == link.hash:
             return candidate
     return None
 
@@ -435,7 +275,7 @@ def _checkpoint_problems(
             ChainProblem(
                 head_seq + 1,
                 "tail_cut",
-                f"the checkpoint of {_format_time(latest.written_at)} records event "
+                f"the checkpoint of {format_time(latest.written_at)} records event "
                 f"#{latest.seq}, but the log ends at #{head_seq}: "
                 f"{_span(head_seq + 1, latest.seq)} were cut off",
             )
@@ -451,7 +291,7 @@ def _checkpoint_problems(
             ChainProblem(
                 first.seq,
                 "rewritten_before_checkpoint",
-                f"the checkpoint of {_format_time(first.written_at)} records event #{first.seq} "
+                f"the checkpoint of {format_time(first.written_at)} records event #{first.seq} "
                 f"with hash {first.hash[:16]}…, the log now has "
                 f"{(hash_at.get(first.seq) or 'no such event')[:16]}…{later}",
             )
@@ -554,26 +394,3 @@ def verify_chain(
 ) -> ChainReport:
     events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).yield_per(1000)
     return verify_events(events, checkpoints, window)
-
-
-def event_as_dict(event: AuditEvent) -> dict[str, Any]:
-    """The public JSON form used by the API and exports."""
-    return {
-        "seq": event.seq,
-        "occurred_at": _format_time(event.occurred_at),
-        "action": event.action,
-        "outcome": event.outcome,
-        "actor": {
-            "token_id": event.actor_token_id,
-            "name": event.actor_name,
-            "role": event.actor_role,
-        },
-        "document_id": event.document_id,
-        "version": event.version_number,
-        "sha256": event.sha256,
-        "client_address": event.client_address,
-        "purpose": event.purpose,
-        "detail": json.loads(event.detail or "{}"),
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }

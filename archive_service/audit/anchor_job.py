@@ -5,7 +5,7 @@ process killed before its next anchor left its last events uncovered; a new proc
 them), then every ``anchor_seconds`` it anchors the head if this process appended events since
 its last anchor, and on stop it anchors once more. Idle processes write nothing. The job only
 reads the chain head and writes to the object store, so any number of processes may run it:
-two anchors of one head are harmless (:mod:`archive_service.audit_checkpoints`).
+two anchors of one head are harmless (:mod:`archive_service.audit.anchors`).
 
 The job is a daemon thread in the worker process itself — never in gunicorn's master, which
 forks workers and must hold no threads when it does.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from archive_service.audit_checkpoints import AuditCheckpoints
+from archive_service.audit.anchors import AuditCheckpoints
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ class AnchorJob:
 
     def start(self) -> AnchorJob:
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="audit-anchoring", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="audit-anchoring", daemon=True)
             self._thread.start()
         return self
 

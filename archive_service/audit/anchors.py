@@ -16,7 +16,7 @@ the anchor's time.
 When anchors are written:
 
 * by every process that appends events, at least every :attr:`AuditCheckpoints.anchor_seconds`
-  while events arrive — a background :class:`~archive_service.audit_anchoring.AnchorJob` in
+  while events arrive — a background :class:`~archive_service.audit.anchor_job.AnchorJob` in
   each server process, inline in the CLI — and when it stops;
 * when a server starts (the head a crashed process left unanchored);
 * every :attr:`AuditCheckpoints.every` events, by whichever writer appends that event;
@@ -30,6 +30,11 @@ Verification reads every *version* under the prefix (:meth:`ObjectStore.iter_ver
 plain listing: on S3 a DELETE without a version id hides an anchor behind a delete marker while
 the locked version stays. Each marker is reported as ``hidden_anchor`` and the version beneath
 is read and counted anyway, so hiding anchors gains nothing but a report.
+
+Reconcile's quicker check (:func:`unanchored_events`) reads the anchors' *keys* only, from the
+store's version listing: events older than the window with no anchor at or after them mean
+anchors were removed, or never written (a process killed and not started again, no TSA).
+Whether each anchor's timestamp is genuine is ``archive-service audit verify``'s job.
 """
 
 from __future__ import annotations
@@ -44,14 +49,16 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive_service import audit
-from archive_service.db import utcnow
+from archive_service.audit.chain import Checkpoint, chain_head, count_events
+from archive_service.audit.verification import AnchoringWindow, ChainProblem
+from archive_service.db import AuditEvent, utcnow
 from archive_service.errors import ArchiveError, ServiceUnavailable
 from archive_service.signing.digest_timestamps import check_digest_timestamp, timestamp_digest
 from archive_service.storage import (
@@ -89,12 +96,12 @@ def checkpoint_key(seq: int, head_hash: str, suffix: str | None = None) -> str:
 class StoredAnchor:
     """A checkpoint as read back: the head it names and the token it carries, if any."""
 
-    checkpoint: audit.Checkpoint
+    checkpoint: Checkpoint
     #: DER timestamp token over the head hash; None in a v1 checkpoint.
     token: bytes | None
 
 
-def encode_checkpoint(checkpoint: audit.Checkpoint, token: bytes | None = None) -> bytes:
+def encode_checkpoint(checkpoint: Checkpoint, token: bytes | None = None) -> bytes:
     body: dict[str, Any] = {
         "format": ANCHOR_FORMAT if token is not None else CHECKPOINT_FORMAT,
         "seq": checkpoint.seq,
@@ -117,7 +124,7 @@ def decode_anchor(raw: bytes, key: str) -> StoredAnchor:
         raise ValueError(f"{key} is not a checkpoint key")
     try:
         body = json.loads(raw)
-        checkpoint = audit.Checkpoint(
+        checkpoint = Checkpoint(
             seq=int(body["seq"]),
             hash=str(body["hash"]),
             events=int(body["events"]),
@@ -136,7 +143,7 @@ def decode_anchor(raw: bytes, key: str) -> StoredAnchor:
     return StoredAnchor(checkpoint, token)
 
 
-def decode_checkpoint(raw: bytes, key: str) -> audit.Checkpoint:
+def decode_checkpoint(raw: bytes, key: str) -> Checkpoint:
     """The head a stored checkpoint names (its token, if any, unchecked)."""
     return decode_anchor(raw, key).checkpoint
 
@@ -191,7 +198,7 @@ class AuditCheckpoints:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def write(self) -> audit.Checkpoint | None:
+    def write(self) -> Checkpoint | None:
         """Anchor the current head (None while the log is empty); an anchored head is found,
         not anchored again.
 
@@ -199,7 +206,7 @@ class AuditCheckpoints:
         """
         with self._writing:
             with self.sessions() as session:
-                head = audit.chain_head(session)
+                head = chain_head(session)
             if head is None:
                 return None
             written = self._put(head)
@@ -212,7 +219,7 @@ class AuditCheckpoints:
         """Whether this process appended events that no anchor it knows of covers yet."""
         return self._appended > self._anchored
 
-    def tick(self) -> audit.Checkpoint | None:
+    def tick(self) -> Checkpoint | None:
         """One step of the anchoring job: anchor the head if this process appended since its
         last anchor; else nothing (an idle process writes no anchors)."""
         if not self.behind:
@@ -239,9 +246,9 @@ class AuditCheckpoints:
         if self.every > 0 and seq % self.every == 0:
             try:
                 with self.sessions() as session:
-                    count = audit.count_events(session, up_to=seq)
+                    count = count_events(session, up_to=seq)
                 with self._writing:
-                    written = self._put(audit.Checkpoint(seq, head_hash, count, utcnow()))
+                    written = self._put(Checkpoint(seq, head_hash, count, utcnow()))
                     self._anchored = max(self._anchored, written.seq)
             except Exception:
                 log.exception("audit checkpoint at event %d could not be written", seq)
@@ -258,7 +265,7 @@ class AuditCheckpoints:
         if written is not None:
             log.info("audit chain head #%d anchored", written.seq)
 
-    def _put(self, head: audit.Checkpoint) -> audit.Checkpoint:
+    def _put(self, head: Checkpoint) -> Checkpoint:
         key = checkpoint_key(head.seq, head.hash)
         existing = self._existing(key)
         if existing is not None:
@@ -281,7 +288,7 @@ class AuditCheckpoints:
             self._store(checkpoint_key(head.seq, head.hash, secrets.token_hex(4)), data, head)
         return head
 
-    def _existing(self, key: str) -> audit.Checkpoint | None:
+    def _existing(self, key: str) -> Checkpoint | None:
         """The head stored under ``key`` if a complete, readable checkpoint is there."""
         try:
             if not self.store.exists(key):
@@ -291,7 +298,7 @@ class AuditCheckpoints:
         except (ObjectNotFoundError, ValueError, ArchiveError):
             return None
 
-    def _store(self, key: str, data: bytes, head: audit.Checkpoint) -> None:
+    def _store(self, key: str, data: bytes, head: Checkpoint) -> None:
         self.store.put(
             key,
             data,
@@ -304,22 +311,22 @@ class AuditCheckpoints:
     # -- reading ------------------------------------------------------------------------------
 
     @property
-    def window(self) -> audit.AnchoringWindow:
+    def window(self) -> AnchoringWindow:
         """What verification now expects: events older than the interval plus grace anchored."""
-        return audit.AnchoringWindow(
+        return AnchoringWindow(
             now=self.clock(),
             allowance=dt.timedelta(seconds=self.anchor_seconds) + ANCHOR_GRACE,
         )
 
-    def read_all(self) -> tuple[list[audit.Checkpoint], list[audit.ChainProblem]]:
+    def read_all(self) -> tuple[list[Checkpoint], list[ChainProblem]]:
         """Every anchor whose timestamp verifies (``written_at``: the token's time), and a
         problem for every delete marker, unreadable checkpoint and checkpoint without a valid
         timestamp over the head it names.
 
         Reads every version under the prefix, hidden ones included.
         """
-        anchors: list[audit.Checkpoint] = []
-        problems: list[audit.ChainProblem] = []
+        anchors: list[Checkpoint] = []
+        problems: list[ChainProblem] = []
         for version in self.store.iter_versions(CHECKPOINT_PREFIX):
             if version.delete_marker:
                 problems.append(_hidden(version))
@@ -330,7 +337,7 @@ class AuditCheckpoints:
                 problems.append(rejected.problem)
         return anchors, problems
 
-    def _verified(self, version: ObjectVersion) -> audit.Checkpoint:
+    def _verified(self, version: ObjectVersion) -> Checkpoint:
         key, seq = version.key, checkpoint_seq(version.key)
         try:
             stored = self.store.stat(key, version.version_id)
@@ -338,11 +345,11 @@ class AuditCheckpoints:
             anchor = decode_anchor(raw, key)
         except (ValueError, ArchiveError) as exc:
             message = exc.message if isinstance(exc, ArchiveError) else str(exc)
-            raise _Rejected(audit.ChainProblem(seq, "bad_checkpoint", message)) from None
+            raise _Rejected(ChainProblem(seq, "bad_checkpoint", message)) from None
         where = f"{key} (version {version.version_id})"
         if anchor.token is None:
             raise _Rejected(
-                audit.ChainProblem(
+                ChainProblem(
                     seq,
                     "forged_anchor",
                     f"{where} carries no timestamp token, so it proves nothing: it was written "
@@ -354,7 +361,7 @@ class AuditCheckpoints:
         )
         if not check.valid or check.time is None:
             raise _Rejected(
-                audit.ChainProblem(
+                ChainProblem(
                     seq,
                     "forged_anchor",
                     f"{where} is not anchored: {check.problem} — it was not written by the "
@@ -362,21 +369,76 @@ class AuditCheckpoints:
                 )
             )
         cp = anchor.checkpoint
-        return audit.Checkpoint(cp.seq, cp.hash, cp.events, check.time)
+        return Checkpoint(cp.seq, cp.hash, cp.events, check.time)
 
 
 class _Rejected(Exception):
-    def __init__(self, problem: audit.ChainProblem) -> None:
+    def __init__(self, problem: ChainProblem) -> None:
         super().__init__(problem.message)
         self.problem = problem
 
 
-def _hidden(version: ObjectVersion) -> audit.ChainProblem:
+def _hidden(version: ObjectVersion) -> ChainProblem:
     when = version.modified.isoformat(timespec="seconds") if version.modified else "unknown time"
-    return audit.ChainProblem(
+    return ChainProblem(
         checkpoint_seq(version.key),
         "hidden_anchor",
         f"{version.key} is hidden behind a delete marker (marker {version.version_id}, "
         f"{when}): someone deleted it without naming a version; the locked anchor beneath is "
         "still read",
     )
+
+
+@dataclass(frozen=True)
+class UnanchoredEvents:
+    """Audit events older than the anchoring window with no anchor at or after them."""
+
+    first_seq: int
+    last_seq: int
+    #: When the first of them was recorded.
+    oldest: dt.datetime
+    #: The highest seq an anchor's key names (0: none).
+    anchored_seq: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "oldest": self.oldest.isoformat(),
+            "anchored_seq": self.anchored_seq,
+        }
+
+
+def unanchored_events(
+    versions: Iterable[ObjectVersion], sessions: sessionmaker[Session], window: AnchoringWindow
+) -> UnanchoredEvents | None:
+    """The audit events older than the window that no anchor's key covers, if any.
+
+    :param versions: the store's version listing (anchors hidden by a delete marker count).
+    """
+    anchored = max(
+        (
+            checkpoint_seq(v.key)
+            for v in versions
+            if not v.delete_marker and v.key.startswith(CHECKPOINT_PREFIX)
+        ),
+        default=0,
+    )
+    cutoff = (window.now - window.allowance).astimezone(dt.UTC)
+    with sessions() as session:
+        last = session.scalar(
+            select(func.max(AuditEvent.seq)).where(
+                AuditEvent.seq > anchored, AuditEvent.occurred_at < cutoff
+            )
+        )
+        if last is None:
+            return None
+        first, oldest = session.execute(
+            select(AuditEvent.seq, AuditEvent.occurred_at)
+            .where(AuditEvent.seq > anchored)
+            .order_by(AuditEvent.seq)
+            .limit(1)
+        ).one()
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    return UnanchoredEvents(first, last, oldest, anchored)
