@@ -5,6 +5,8 @@ One module per job:
 
 * :mod:`.chain` — what an event holds, its hash, appending at the head of the chain;
 * :mod:`.group_commit` — concurrent downloads' events in one shared transaction;
+* :mod:`.recorder` — :class:`AuditRecorder`, which the use cases hold to shape and commit
+  their events;
 * :mod:`.anchors` — timestamped anchors of the head in the object store, written and read back;
   :mod:`.anchor_job` — the background job that writes them in each server process;
 * :mod:`.verification` — recomputing the chain against its anchors, naming every tampering;
@@ -27,6 +29,7 @@ from archive_service.audit.chain import (
 )
 from archive_service.audit.export import MEDIA_TYPES, event_as_dict, export_lines
 from archive_service.audit.group_commit import BatchFailed, GroupCommit
+from archive_service.audit.recorder import AuditRecorder
 from archive_service.audit.verification import (
     PROBLEM_KINDS,
     AnchoringWindow,
@@ -44,6 +47,7 @@ __all__ = [
     "PROBLEM_KINDS",
     "AnchoringWindow",
     "AuditCheckpoints",
+    "AuditRecorder",
     "BatchFailed",
     "ChainProblem",
     "ChainReport",
