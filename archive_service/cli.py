@@ -138,7 +138,7 @@ def serve(runtime: _Runtime, host: str, port: int, workers: int, threads: int) -
     options = ServerOptions(host, port, workers, threads)
     data_dir = runtime.settings.data_dir
     click.echo(f"journal-archive on http://{options.address}/ (data in {data_dir})")
-    if archive.test_pki:
+    if archive.sealing.test_pki:
         click.echo("Signing with the local TEST PKI — documents are NOT qualified.")
     ArchiveServer(options, archive.checkpoints).run()
 
@@ -302,7 +302,7 @@ def pki() -> None:
 @_guarded
 def pki_export_root(runtime: _Runtime, output: Path | None) -> None:
     """Export the test root certificate so anyone can validate downloads."""
-    from archive_service.signing import TestPki
+    from archive_service.signing.test_pki import TestPki
 
     pem = TestPki.load_or_create(runtime.settings.resolved_pki_dir).root_pem()
     if output:

@@ -14,7 +14,7 @@ from archive_service.db import (
 )
 from archive_service.pipeline import Archive
 from archive_service.render import PDF_PROFILES, TypstRenderer
-from archive_service.signers import build_signing
+from archive_service.signers import build_sealing
 from archive_service.storage import open_object_store
 
 
@@ -37,7 +37,7 @@ def build_archive(settings: Settings) -> Archive:
     store = open_object_store(settings.resolved_storage_url)
     for warning in store.check():
         logging.getLogger(__name__).warning("%s", warning)
-    signing = build_signing(settings)
+    sealing = build_sealing(settings)
     sessions = create_session_factory(engine)
     read_sessions = create_read_session_factory(engine)
     return Archive(
@@ -48,16 +48,12 @@ def build_archive(settings: Settings) -> Archive:
             in_process=settings.render_in_process,
             memory_limit_bytes=settings.render_memory_mb * 2**20,
         ),
-        signer_for=signing.signer_for,
-        trust_roots=signing.trust_roots,
-        renewal_timestamper=signing.renewal_timestamper,
-        fetcher_backend=signing.fetcher_backend,
+        sealing=sealing,
         retention_years=settings.retention_for,
         pdf_profile_for=settings.pdf_profile_for,
         max_upload_bytes=settings.max_upload_bytes,
         require_purpose=settings.require_purpose,
         page_size=settings.page_size,
-        test_pki=signing.test_pki,
         # Checkpoints only read the chain: on SQLite a read session never queues behind writers
         # (a checkpoint falls due inside a download, before its bytes are sent).
         checkpoints=AuditCheckpoints(
@@ -65,8 +61,8 @@ def build_archive(settings: Settings) -> Archive:
             read_sessions,
             every=settings.audit_checkpoint_every,
             retention_years=settings.audit_checkpoint_retention_years,
-            timestamper=signing.audit_timestamper,
-            trust_roots=signing.trust_roots,
+            timestamper=sealing.audit_timestamper,
+            trust_roots=sealing.trust_roots,
             anchor_seconds=settings.audit_anchor_seconds,
         ),
     )

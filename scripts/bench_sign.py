@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pyhanko.sign.signers import Signer
 
-from archive_service.signing import LEVELS, PadesSigner, TestPki
+from archive_service.signing import LEVELS, PadesSigner
+from archive_service.signing.backends.pkcs11 import Pkcs11KeyConfig, open_pkcs11_signer
 from archive_service.signing.key_signer import ParsedKeySigner
-from archive_service.signing.pkcs11_key import Pkcs11KeyConfig, open_pkcs11_signer
+from archive_service.signing.test_pki import TestPki
 
 
 def sample_pdf(pages: int, workdir: Path) -> bytes:

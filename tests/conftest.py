@@ -90,7 +90,7 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
 @pytest.fixture(scope="session")
 def shared_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One test PKI per run: generating keys for every test would only cost time."""
-    from archive_service.signing import TestPki
+    from archive_service.signing.test_pki import TestPki
 
     directory = tmp_path_factory.mktemp("pki")
     TestPki.load_or_create(directory)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from flask import Flask
 
 from archive_service import create_app
-from archive_service.signing import TestPki
+from archive_service.signing.test_pki import TestPki
 from tests.conftest import example_edrpou
 
 #: Protects the signer's PKCS#12 file (ASCII: it travels on the signer process's command line).

@@ -31,8 +31,8 @@ from archive_service.audit.anchors import (
 from archive_service.cli import main
 from archive_service.errors import ServiceUnavailable
 from archive_service.pipeline import Archive, RequestContext
-from archive_service.signing import TestPki
 from archive_service.signing.digest_timestamps import check_digest_timestamp, timestamp_digest
+from archive_service.signing.test_pki import TestPki
 from archive_service.storage import FilesystemObjectStore
 from tests.audit_support import (
     chain_head,
@@ -94,7 +94,8 @@ def test_a_tick_anchors_the_head_with_a_timestamp_over_its_hash(archive: Archive
     stored = archive.store.stat(key)
     anchor = decode_anchor(archive.store.get(key, sha256=stored.sha256), key)
     assert anchor.token is not None
-    check = check_digest_timestamp(anchor.token, bytes.fromhex(head.hash), archive.trust_roots)
+    roots = archive.sealing.trust_roots
+    check = check_digest_timestamp(anchor.token, bytes.fromhex(head.hash), roots)
     assert check.valid and check.authority and "TSA" in check.authority
     assert stored.identity == {"kind": "audit-anchor", "seq": str(head.seq), "head": head.hash}
 

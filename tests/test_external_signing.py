@@ -29,13 +29,11 @@ from archive_service.access import authenticate
 from archive_service.db import AuditEvent, DocumentVersion, SigningRequest
 from archive_service.errors import ArchiveError
 from archive_service.pipeline import Archive, RequestContext
-from archive_service.signing import TestPki, validate_pdf
-from archive_service.signing.external import (
-    RawSignature,
-    SigningRequestBusy,
-    SigningRequestFinished,
-)
+from archive_service.signing import validate_pdf
+from archive_service.signing.errors import SigningRequestBusy, SigningRequestFinished
 from archive_service.signing.key_signer import ParsedKeySigner
+from archive_service.signing.sealing import RawSignature
+from archive_service.signing.test_pki import TestPki
 from tests.conftest import EXAMPLES, REPO, Tokens, cli_token, example_edrpou, upload
 from tests.external_signing_support import (
     SIGNER_PASSPHRASE,
@@ -123,9 +121,9 @@ def test_upload_is_prepared_and_nothing_is_archived(
 
 
 def test_other_institutions_are_still_sealed_by_the_archive(archive: Archive) -> None:
-    other = archive.signer_for("00000000")
-    assert other.signer_kind == "test-pki"
-    assert archive.signer_for(example_edrpou()).signer_kind == "external"
+    other = archive.sealing.sealer_for("00000000")
+    assert other.signatory.kind == "test-pki"
+    assert archive.sealing.sealer_for(example_edrpou()).signatory.kind == "external"
 
 
 # -------------------------------------------------------------------- finish
@@ -404,13 +402,13 @@ def test_only_external_may_be_chosen_per_institution() -> None:
 
 def test_external_signer_needs_its_certificate(data_dir: Path) -> None:
     from archive_service.config import ConfigurationError, load_settings
-    from archive_service.signers import build_signing
+    from archive_service.signers import build_sealing
 
     settings = load_settings(
         {}, {"data_dir": data_dir, "signer_by_institution": {"12345678": "external"}}
     )
     with pytest.raises(ConfigurationError, match="ARCHIVE_EXTERNAL_SIGNER_CERTIFICATE"):
-        build_signing(settings)
+        build_sealing(settings)
     anchors = data_dir / "anchors"
     anchors.mkdir()
     (anchors / "root.pem").write_bytes((data_dir / "pki" / "root.pem").read_bytes())
@@ -419,13 +417,13 @@ def test_external_signer_needs_its_certificate(data_dir: Path) -> None:
                                  "trust_anchors_dir": str(anchors),
                                  "tsa_url": "http://127.0.0.1:9/tsa"})
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        build_signing(missing)
+        build_sealing(missing)
 
 
 def test_every_institution_may_sign_externally(data_dir: Path, signer: SignerFiles) -> None:
     from archive_service.config import load_settings
-    from archive_service.signers import build_signing
-    from archive_service.signing.external import ExternalPadesSigner
+    from archive_service.signers import build_sealing
+    from archive_service.signing.backends.external import ExternalPadesSigner
 
     anchors = data_dir / "anchors"
     anchors.mkdir()
@@ -435,8 +433,8 @@ def test_every_institution_may_sign_externally(data_dir: Path, signer: SignerFil
                                   "trust_anchors_dir": str(anchors),
                                   "tsa_url": "http://127.0.0.1:9/tsa",
                                   "signing_request_days": 3})
-    setup = build_signing(settings)
-    chosen = setup.signer_for("12345678")
+    setup = build_sealing(settings)
+    chosen = setup.sealer_for("12345678")
     assert isinstance(chosen, ExternalPadesSigner)
     assert chosen.certificate.dump() == signer.cert.dump()
     assert chosen.valid_for == dt.timedelta(days=3)

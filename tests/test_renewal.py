@@ -89,10 +89,10 @@ def test_a_renewed_version_outlives_the_first_tsa_and_the_old_one_stays(
     current = _pdf(archive, document_id)  # the renewal is what downloads get by default
     assert hashlib.sha256(current).hexdigest() == new["sha256"]
     assert current.startswith(old_pdf)
-    renewed_report = validate_pdf(current, archive.trust_roots, at=AFTER_TSA1)
+    renewed_report = validate_pdf(current, archive.sealing.trust_roots, at=AFTER_TSA1)
     assert renewed_report.all_valid, renewed_report.signatures[0].summary
     assert renewed_report.signatures[0].level == "B-LTA"
-    assert not validate_pdf(old_pdf, archive.trust_roots, at=AFTER_TSA1).all_valid
+    assert not validate_pdf(old_pdf, archive.sealing.trust_roots, at=AFTER_TSA1).all_valid
     assert _pdf(archive, document_id, 1) == old_pdf  # still there, unchanged
     assert archive.retrieve(document_id, 2, "source", CTX).data == (
         archive.retrieve(document_id, 1, "source", CTX).data

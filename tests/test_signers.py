@@ -10,16 +10,9 @@ import pytest
 import typst
 
 from archive_service.config import ConfigurationError, load_settings
-from archive_service.signers import build_signing, load_trust_anchors
-from archive_service.signing import (
-    LEVELS,
-    TEST_PKCS12_PASSPHRASE,
-    SigningError,
-    TestPki,
-    validate_pdf,
-)
-from archive_service.signing.http_service import serve_pki
-from archive_service.signing.local_pki import TSA_PATH
+from archive_service.signers import build_sealing, load_trust_anchors
+from archive_service.signing import LEVELS, SigningError, validate_pdf
+from archive_service.signing.test_pki import TEST_PKCS12_PASSPHRASE, TSA_PATH, TestPki, serve_pki
 from tests.signing.conftest import SAMPLE_SOURCE
 
 EDRPOU = "26453182"
@@ -77,9 +70,9 @@ def test_pkcs12_signer_reaches_b_lta_over_http(
         tmp_path, pki, anchors, passphrase_file, signature_level_by_institution={EDRPOU: "B-T"}
     )
     with serve_pki(pki):
-        setup = build_signing(settings)  # type: ignore[arg-type]
-        default = setup.signer_for("00000000").sign(pdf, reason="Архівування")
-        exception = setup.signer_for(EDRPOU).sign(pdf, reason="Архівування")
+        setup = build_sealing(settings)  # type: ignore[arg-type]
+        default = setup.sealer_for("00000000").seal(pdf, reason="Архівування")
+        exception = setup.sealer_for(EDRPOU).seal(pdf, reason="Архівування")
     assert setup.test_pki is False
     assert (default.level, default.signer_kind, default.qualified) == ("B-LTA", "pkcs12", False)
     assert exception.level == "B-T"
@@ -94,8 +87,8 @@ def test_pkcs12_signer_at_every_level(
 ) -> None:
     settings = _pkcs12_settings(tmp_path, pki, anchors, passphrase_file, signature_level=level)
     with serve_pki(pki):
-        setup = build_signing(settings)  # type: ignore[arg-type]
-        signed = setup.signer_for(EDRPOU).sign(pdf, reason="Архівування")
+        setup = build_sealing(settings)  # type: ignore[arg-type]
+        signed = setup.sealer_for(EDRPOU).seal(pdf, reason="Архівування")
     assert (signed.level, signed.signer_kind) == (level, "pkcs12")
     report = validate_pdf(signed.pdf, setup.trust_roots)
     assert report.all_acceptable and report.signatures[0].level == level
@@ -107,10 +100,10 @@ def test_unreachable_tsa_fails_the_signature_never_a_weaker_level(
     tmp_path: Path, pki: TestPki, anchors: Path, passphrase_file: Path, pdf: bytes
 ) -> None:
     settings = _pkcs12_settings(tmp_path, pki, anchors, passphrase_file, signature_level="B-T")
-    setup = build_signing(settings)  # type: ignore[arg-type]
+    setup = build_sealing(settings)  # type: ignore[arg-type]
     # Nothing listens on the PKI's port now.
     with pytest.raises(SigningError) as caught:
-        setup.signer_for(EDRPOU).sign(pdf, reason="Архівування")
+        setup.sealer_for(EDRPOU).seal(pdf, reason="Архівування")
     assert caught.value.status == 503
 
 
@@ -133,7 +126,7 @@ def test_misconfiguration_stops_the_start_naming_the_setting(
 ) -> None:
     settings = _pkcs12_settings(tmp_path, pki, anchors, passphrase_file, **override)
     with pytest.raises(ConfigurationError) as caught:
-        build_signing(settings)  # type: ignore[arg-type]
+        build_sealing(settings)  # type: ignore[arg-type]
     assert fragment in caught.value.message
 
 
@@ -143,7 +136,7 @@ def test_wrong_passphrase_stops_the_start(
     passphrase_file.write_bytes(b"not the passphrase")
     settings = _pkcs12_settings(tmp_path, pki, anchors, passphrase_file)
     with pytest.raises(ConfigurationError) as caught:
-        build_signing(settings)  # type: ignore[arg-type]
+        build_sealing(settings)  # type: ignore[arg-type]
     assert "pkcs12 signer could not be opened" in caught.value.message
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from archive_service.signing import TestPki, validate_pdf
+from archive_service.signing import validate_pdf
+from archive_service.signing.test_pki import TestPki
 from tests.conftest import CLI, cli_token, example_edrpou, serving
 from tests.signing.alterations import not_after, time_line
 

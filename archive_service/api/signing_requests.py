@@ -18,7 +18,7 @@ from archive_service.api.auth import archive, authenticated, context
 from archive_service.api.params import path_id
 from archive_service.errors import ErrorDetail, MalformedInput
 from archive_service.pipeline import IngestResult, PendingSignature
-from archive_service.signing.external import CmsSignature, RawSignature, SignatureAnswer
+from archive_service.signing.sealing import CmsSignature, RawSignature, SignatureAnswer
 
 bp = Blueprint("signing_requests", __name__, url_prefix="/api/v1/signing-requests")
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,13 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from archive_service.audit.anchors import AuditCheckpoints
 from archive_service.db import create_lookup_engine
 from archive_service.render import JournalRenderer
-from archive_service.signing import DocumentSigner
-from archive_service.signing.external import ExternalPadesSigner
+from archive_service.signing.sealing import Sealing
 from archive_service.storage import ObjectStore
-
-if TYPE_CHECKING:
-    from pyhanko.sign.timestamps import TimeStamper
-    from pyhanko_certvalidator.fetchers.api import FetcherBackend
 
 
 @dataclass
@@ -40,10 +34,8 @@ class ArchiveCore:
     sessions: sessionmaker[Session]
     store: ObjectStore
     renderer: JournalRenderer
-    #: The signer for an institution (EDRPOU): key and level are configuration per institution.
-    #: An :class:`ExternalPadesSigner` holds no key: its uploads wait for an outside signature.
-    signer_for: Callable[[str], DocumentSigner | ExternalPadesSigner]
-    trust_roots: Sequence[Any]
+    #: The sealer per institution (EDRPOU), trust roots, renewal TSA and revocation fetching.
+    sealing: Sealing
     #: Retention in years after the school year, per document kind.
     retention_years: Callable[[str], int]
     #: PDF/A profile for an institution's documents (EDRPOU → profile name).
@@ -51,18 +43,12 @@ class ArchiveCore:
     max_upload_bytes: int = 32 * 1024 * 1024
     require_purpose: bool = False
     page_size: int = 50
-    #: True while signing with the local test PKI: documents say so on their title page.
-    test_pki: bool = True
     #: Invoked between the object writes and the database commit (fault-injection in tests).
     before_record: Callable[[], None] = field(default=lambda: None)
     #: Receives (stage, seconds) for parse/render/sign/store/record (the benchmark listens).
     on_stage: Callable[[str, float], None] | None = None
     #: Sessions that only read (no write lock on SQLite); defaults to ``sessions``.
     read_sessions: sessionmaker[Session] | None = None
-    #: The TSA for archive timestamp renewals (:meth:`renew_timestamps`); None: no renewals.
-    renewal_timestamper: TimeStamper | None = None
-    #: How renewals fetch OCSP/CRL data (None: plain HTTP to the URLs in the certificates).
-    fetcher_backend: FetcherBackend | None = None
 
     _audit_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 

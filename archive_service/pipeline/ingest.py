@@ -13,11 +13,14 @@ from archive_service.errors import ArchiveError, ErrorDetail, Forbidden
 from archive_service.journal import ParsedExport, parse_export
 from archive_service.journal.model import Journal
 from archive_service.object_keys import version_prefix
-from archive_service.pipeline.signing_requests import SigningRequestsMixin
+from archive_service.pipeline.signing_requests import (
+    EXTERNAL_VERIFICATION_NOTE,
+    SigningRequestsMixin,
+)
 from archive_service.pipeline.values import IngestResult, PendingSignature, RequestContext
 from archive_service.pipeline.versions import SIGNING_REASON, UploadPlan
 from archive_service.reconcile import version_of_key
-from archive_service.signing.external import ExternalPadesSigner
+from archive_service.signing.sealing import PreparedDocument, Signatory
 
 VERIFICATION_NOTE = (
     "Документ підписано кваліфікованою електронною печаткою у форматі PAdES. Перевірити підпис "
@@ -173,18 +176,30 @@ class IngestMixin(SigningRequestsMixin):
     def _archive_new_version(
         self, upload: UploadPlan, ctx: RequestContext
     ) -> IngestResult | PendingSignature:
-        """Render, sign, store (objects first, with retention), then record (row + audit).
+        """Render, seal, store (objects first, with retention), then record (row + audit).
 
-        An institution with an external signer gets its document prepared instead; it is
-        stored and recorded when the outside party answers (:meth:`finish_signing_request`).
+        A seal prepared for an outside party is kept as a signing request instead; it is
+        stored and recorded when the party answers (:meth:`finish_signing_request`).
         """
         institution = upload.journal.institution
-        signer = self.signer_for(institution.edrpou)
-        if isinstance(signer, ExternalPadesSigner):
-            return self._prepare_signing_request(signer, upload, ctx)
+        sealer = self.sealing.sealer_for(institution.edrpou)
+        if sealer.signatory.outside:  # its answer comes later: one request per export bytes
+            waiting = self._waiting_duplicate(upload, ctx)
+            if waiting is not None:
+                return waiting
         with self._stage("render"):
-            note = TEST_VERIFICATION_NOTE if self.test_pki else VERIFICATION_NOTE
-            rendered = self._render(upload, note)
+            rendered = self._render(upload, self._verification_note(sealer.signatory))
         with self._stage("sign"):
-            signed = signer.sign(rendered.pdf, reason=SIGNING_REASON, location=institution.name)
-        return self._store_signed(upload, (rendered.profile, rendered.renderer), signed, ctx)
+            sealed = sealer.seal(rendered.pdf, reason=SIGNING_REASON, location=institution.name)
+        rendition = (rendered.profile, rendered.renderer)
+        if isinstance(sealed, PreparedDocument):
+            return self._prepare_signing_request(sealed, upload, rendition, ctx)
+        return self._store_signed(upload, rendition, sealed, ctx)
+
+    def _verification_note(self, signatory: Signatory) -> str:
+        """How a reader checks the seal, printed in the document before it is sealed."""
+        if signatory.outside:
+            return EXTERNAL_VERIFICATION_NOTE.format(
+                subject=signatory.subject, serial=signatory.serial, issuer=signatory.issuer
+            )
+        return TEST_VERIFICATION_NOTE if self.sealing.test_pki else VERIFICATION_NOTE

@@ -76,7 +76,7 @@ class RenewalsMixin(VersionWriterMixin):
 
         Every newest version whose newest timestamp's TSA certificate expires before
         ``due_before`` (and every one below B-LTA: see :mod:`archive_service.renewal`) is read
-        and re-hashed, extended or renewed to B-LTA with :attr:`renewal_timestamper`, stored
+        and re-hashed, extended or renewed to B-LTA with the sealing's renewal TSA, stored
         write-once under the renewed version's retention, and recorded as a new version that
         renews it, with its ``renew`` audit event in the same transaction — objects first, then
         the row. A document that fails is reported (and audited as failed) and the run goes on;
@@ -88,7 +88,7 @@ class RenewalsMixin(VersionWriterMixin):
             exc = Forbidden(f"The {ctx.actor.role.value} role may not renew timestamps.")
             self._record_best_effort(ctx, "renew", "denied", detail=self._error(exc))
             raise exc
-        if not dry_run and self.renewal_timestamper is None:
+        if not dry_run and self.sealing.renewal_timestamper is None:
             raise ServiceUnavailable(
                 "No renewal TSA is configured, so no timestamp can be renewed; nothing changed."
             )
@@ -185,13 +185,13 @@ class RenewalsMixin(VersionWriterMixin):
         return data
 
     def _extend_or_renew(self, pdf: bytes) -> RenewedDocument:
-        assert self.renewal_timestamper is not None
+        assert self.sealing.renewal_timestamper is not None
         with self._stage("renew"):
             renewed = extend_or_renew(
                 pdf,
-                self.renewal_timestamper,
-                trust_roots=self.trust_roots,
-                fetcher_backend=self.fetcher_backend,
+                self.sealing.renewal_timestamper,
+                trust_roots=self.sealing.trust_roots,
+                fetcher_backend=self.sealing.fetcher_backend,
             )
         if renewed.level != "B-LTA":  # invariant 6: never record a weaker level than promised
             raise SigningError(f"The renewal was confirmed only as {renewed.level}, not B-LTA.")

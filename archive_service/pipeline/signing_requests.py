@@ -28,17 +28,15 @@ from archive_service.errors import (
 )
 from archive_service.journal import parse_export
 from archive_service.pipeline.values import IngestResult, PendingSignature, RequestContext
-from archive_service.pipeline.versions import SIGNING_REASON, UploadPlan, VersionWriterMixin
+from archive_service.pipeline.versions import UploadPlan, VersionWriterMixin
 from archive_service.signing.certificates import issuer_text, serial_hex, subject_text
-from archive_service.signing.external import (
-    ExternalPadesSigner,
-    PreparedSignature,
-    SignatureAnswer,
+from archive_service.signing.errors import (
     SigningRequestBusy,
     SigningRequestExpired,
     SigningRequestFinished,
 )
 from archive_service.signing.pades import SignedDocument
+from archive_service.signing.sealing import PreparedDocument, PreparedSignature, SignatureAnswer
 from archive_service.views import iso, signing_request_view
 
 EXTERNAL_VERIFICATION_NOTE = (
@@ -55,31 +53,34 @@ SIGNING_CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 class SigningRequestsMixin(VersionWriterMixin):
     """Prepared uploads of institutions whose signer holds no key here."""
 
-    def _prepare_signing_request(
-        self,
-        signer: ExternalPadesSigner,
-        upload: UploadPlan,
-        ctx: RequestContext,
-    ) -> PendingSignature:
-        """Render and prepare for the outside party; keep it in the database, not the store."""
+    def _waiting_duplicate(
+        self, upload: UploadPlan, ctx: RequestContext
+    ) -> PendingSignature | None:
+        """The request already waiting for these export bytes (audited as a duplicate)."""
         edrpou = upload.journal.institution.edrpou
         waiting = self._waiting_request(edrpou, upload.source_sha256)
-        if waiting is not None:
-            self._record(
-                ctx, "signing.prepare", "duplicate", waiting["document_id"],
-                waiting["version"], None, {"request_id": waiting["request_id"]},
-            )
-            return PendingSignature(waiting, created=False)
-        cert = signer.certificate
-        note = EXTERNAL_VERIFICATION_NOTE.format(
-            subject=subject_text(cert), serial=serial_hex(cert), issuer=issuer_text(cert)
+        if waiting is None:
+            return None
+        self._record(
+            ctx, "signing.prepare", "duplicate", waiting["document_id"],
+            waiting["version"], None, {"request_id": waiting["request_id"]},
         )
-        with self._stage("render"):
-            rendered = self._render(upload, note)
-        with self._stage("sign"):
-            prepared = signer.prepare(
-                rendered.pdf, reason=SIGNING_REASON, location=upload.journal.institution.name
-            )
+        return PendingSignature(waiting, created=False)
+
+    def _prepare_signing_request(
+        self,
+        sealed: PreparedDocument,
+        upload: UploadPlan,
+        rendition: tuple[str, str],
+        ctx: RequestContext,
+    ) -> PendingSignature:
+        """Keep a document prepared for the outside party in the database, not the store.
+
+        :param rendition: the PDF profile and renderer the prepared PDF was made with.
+        """
+        edrpou = upload.journal.institution.edrpou
+        prepared = sealed.prepared
+        cert = prepared.signer_certificate
         now = utcnow()
         request = SigningRequest(
             id=str(uuid.uuid4()),
@@ -95,8 +96,8 @@ class SigningRequestsMixin(VersionWriterMixin):
             source_media_type=upload.media_type,
             source_filename=upload.filename,
             prepared_pdf=prepared.pdf,
-            pdf_profile=rendered.profile,
-            renderer=rendered.renderer,
+            pdf_profile=rendition[0],
+            renderer=rendition[1],
             reserved_start=prepared.reserved_start,
             reserved_end=prepared.reserved_end,
             field_name=prepared.field_name,
@@ -113,7 +114,7 @@ class SigningRequestsMixin(VersionWriterMixin):
             signer_issuer=issuer_text(cert),
             created_by=f"{ctx.actor.name} ({ctx.actor.token_id or ctx.actor.role.value})",
             created_at=now,
-            expires_at=now + signer.valid_for,
+            expires_at=now + sealed.valid_for,
         )
         detail = {
             "request_id": request.id,
@@ -304,12 +305,8 @@ class SigningRequestsMixin(VersionWriterMixin):
             )
 
     def _finish_signature(self, request: SigningRequest, answer: SignatureAnswer) -> SignedDocument:
-        signer = self.signer_for(request.institution_edrpou)
-        if not isinstance(signer, ExternalPadesSigner):
-            raise ServiceUnavailable(
-                "This institution is no longer configured for an external signer; upload the "
-                "export again."
-            )
+        """The sealer finishes it (one whose key is held here refuses: 503, upload again)."""
+        sealer = self.sealing.sealer_for(request.institution_edrpou)
         chain = tuple(
             der for kind, _headers, der in pem.unarmor(
                 request.certificate_chain.encode("ascii"), multiple=True
@@ -329,4 +326,4 @@ class SigningRequestsMixin(VersionWriterMixin):
             field_name=request.field_name,
         )
         with self._stage("sign"):
-            return signer.finish(prepared, answer)
+            return sealer.finish(prepared, answer)

@@ -155,7 +155,8 @@ class VerificationMixin(ReadAccessMixin):
     def _validate(self, data: bytes, archived: ArchivedVersion | None) -> Verification:
         """Validate the signatures of PDF bytes offline against the archive's trust roots."""
         validated_at = utcnow()
-        validation = validate_pdf(data, self.trust_roots)  # UnreadablePdf is a MalformedInput
+        # UnreadablePdf is a MalformedInput
+        validation = validate_pdf(data, self.sealing.trust_roots)
         return Verification(
             sha256=hashlib.sha256(data).hexdigest(),
             size=len(data),

@@ -27,7 +27,7 @@ from archive_service.object_keys import version_prefix
 from archive_service.pipeline.recording import AuditRecordingMixin
 from archive_service.pipeline.values import IngestResult, RequestContext
 from archive_service.render import DocumentInfo, RenderedDocument, SourceAttachment
-from archive_service.signing.external import SigningRequestBusy
+from archive_service.signing.errors import SigningRequestBusy
 from archive_service.signing.long_term import timestamp_expiry
 from archive_service.signing.pades import SignedDocument
 from archive_service.storage import ObjectExistsError, StorageUnavailable, StoredObject
@@ -94,7 +94,7 @@ class VersionWriterMixin(AuditRecordingMixin):
             DocumentInfo(
                 document_id=upload.document_id,
                 version=upload.number,
-                test_pki=self.test_pki,
+                test_pki=self.sealing.test_pki,
                 verification_note=verification_note,
                 profile=self.pdf_profile_for(upload.journal.institution.edrpou),
             ),

@@ -1,14 +1,28 @@
-"""The signing room: PAdES signatures on PDF bytes, their validation, and the local test PKI.
+"""The signing room: PAdES seals on PDF bytes, keeping them provable, and their validation.
 
-It knows nothing of journals. The pipeline gets a :class:`DocumentSigner` (chosen by
-configuration) and calls :func:`validate_pdf` to verify stored documents.
+It knows nothing of journals. The archive gets a :class:`~.sealing.Sealing` (chosen by
+configuration in :mod:`archive_service.signers`) and calls :func:`validate_pdf` to verify
+stored documents.
+
+* the seam: :mod:`.sealing` (:class:`Sealer`, :class:`Sealing` and the two results,
+  :class:`SignedDocument` or :class:`PreparedDocument`);
+* the core, as pyHanko splits it: signing (:mod:`.pades`, :mod:`.key_signer`,
+  :mod:`.pdf_writer`), timestamps and long-term data (:mod:`.long_term`,
+  :mod:`.digest_timestamps`, :mod:`.evidence_time`), validation (:mod:`.validation`);
+* :mod:`.backends` — where keys live: a file, a token, the test PKI, an outside party;
+* :mod:`.test_pki` — the local test PKI, a room of its own that the core never imports.
 """
 
 from archive_service.signing.errors import SigningError, UnreadablePdf
-from archive_service.signing.local_pki import TEST_PKCS12_PASSPHRASE, LegacyPkiLayout, TestPki
-from archive_service.signing.local_tsa import LocalTimeStamper
 from archive_service.signing.long_term import add_archive_timestamp
-from archive_service.signing.pades import LEVELS, DocumentSigner, PadesSigner, SignedDocument
+from archive_service.signing.pades import LEVELS, PadesSigner, SignedDocument
+from archive_service.signing.sealing import (
+    PreparedDocument,
+    Sealer,
+    Sealing,
+    SealResult,
+    Signatory,
+)
 from archive_service.signing.validation import (
     SignatureReport,
     TimestampReport,
@@ -18,15 +32,15 @@ from archive_service.signing.validation import (
 
 __all__ = [
     "LEVELS",
-    "TEST_PKCS12_PASSPHRASE",
-    "DocumentSigner",
-    "LegacyPkiLayout",
-    "LocalTimeStamper",
     "PadesSigner",
+    "PreparedDocument",
+    "SealResult",
+    "Sealer",
+    "Sealing",
+    "Signatory",
     "SignatureReport",
     "SignedDocument",
     "SigningError",
-    "TestPki",
     "TimestampReport",
     "UnreadablePdf",
     "ValidationReport",

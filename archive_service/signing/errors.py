@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archive_service.errors import MalformedInput, ServiceUnavailable
+from archive_service.errors import ArchiveError, Conflict, MalformedInput, ServiceUnavailable
 
 
 class SigningError(ServiceUnavailable):
@@ -20,3 +20,26 @@ class UnreadablePdf(MalformedInput):
     """The bytes given to sign or validate are not a PDF pyHanko can read."""
 
     code = "malformed_pdf"
+
+
+# A prepared document (:class:`~archive_service.signing.sealing.PreparedDocument`) waits for
+# one answer; these say why an answer cannot be taken any more.
+
+
+class SigningRequestExpired(ArchiveError):
+    """Too late: the prepared document is no longer accepted; upload the export again."""
+
+    status = 410
+    code = "signing_request_expired"
+
+
+class SigningRequestFinished(Conflict):
+    """The request was already answered and its document archived."""
+
+    code = "signing_request_finished"
+
+
+class SigningRequestBusy(Conflict):
+    """Another answer to this request is being processed right now."""
+
+    code = "signing_request_busy"

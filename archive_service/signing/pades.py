@@ -20,8 +20,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
+from asn1crypto import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.keys.internal import translate_pyca_cryptography_cert_to_asn1
 from pyhanko.sign.fields import SigSeedSubFilter
@@ -77,15 +77,6 @@ class SignedDocument:
     qualified: bool
 
 
-class DocumentSigner(Protocol):
-    """What the pipeline needs from a signer: PDF bytes in, confirmed signed PDF out."""
-
-    level: str
-
-    def sign(self, pdf: bytes, *, reason: str, location: str | None = None) -> SignedDocument:
-        ...
-
-
 class PadesSigner:
     """Signs PDFs as PAdES baseline B-B … B-LTA with a pyHanko :class:`Signer`.
 
@@ -124,6 +115,14 @@ class PadesSigner:
         self._timestamper = timestamper if level != "B-B" else None
         self._trust_roots = to_asn1_certificates(trust_roots)
         self._fetcher_backend = fetcher_backend
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The signing certificate every signature embeds."""
+        cert = self._signer.signing_cert
+        if cert is None:
+            raise SigningError("The signer has no signing certificate.")
+        return cert
 
     @classmethod
     def from_pkcs12(

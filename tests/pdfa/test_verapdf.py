@@ -26,8 +26,9 @@ from archive_service.render import (
     SourceAttachment,
     TypstRenderer,
 )
-from archive_service.signing import TestPki, add_archive_timestamp
+from archive_service.signing import add_archive_timestamp
 from archive_service.signing.pades import LEVELS
+from archive_service.signing.test_pki import TestPki
 
 from .verapdf import FileReport, VeraPdfMissing, find_launcher, validate
 

@@ -9,7 +9,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from archive_service.signing import TestPki
+from archive_service.signing.test_pki import TestPki
 
 DAY = dt.timedelta(days=1)
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 import typst
 
-from archive_service.signing import SignedDocument, TestPki
+from archive_service.signing import SignedDocument
+from archive_service.signing.test_pki import TestPki
 
 if TYPE_CHECKING:
     from .dss import DssValidator

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     CertificatePublicKeyTypes,
 )
 
-from archive_service.signing import TestPki
-from archive_service.signing.pkcs11_key import Pkcs11KeyConfig
+from archive_service.signing.backends.pkcs11 import Pkcs11KeyConfig
+from archive_service.signing.test_pki import TestPki
 
 SETUP_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "setup-softhsm.sh"
 

@@ -29,7 +29,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 
-from archive_service.signing import SignedDocument, TestPki, validate_pdf
+from archive_service.signing import SignedDocument, validate_pdf
+from archive_service.signing.test_pki import TestPki
 
 from .alterations import flip_signed_byte, page_changed, time_line
 from .dss import DssValidator

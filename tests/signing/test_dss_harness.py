@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from archive_service.signing import SignedDocument, TestPki
+from archive_service.signing import SignedDocument
+from archive_service.signing.test_pki import TestPki
 
 from .alterations import flip_signed_byte
 from .dss import DssError, DssValidator, pinned_version, source_hash

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ from sqlalchemy import select
 
 from archive_service.db import DocumentVersion
 from archive_service.pipeline import Archive
-from archive_service.signing import SignedDocument, TestPki
+from archive_service.signing import SignedDocument
+from archive_service.signing.test_pki import TestPki
 from tests.conftest import Tokens
 from tests.etsi_schema import (
     EtsiSchemaMissing,
@@ -57,7 +59,8 @@ def schema() -> etree.XMLSchema:
 @pytest.fixture
 def trusting_signing_pki(archive: Archive, pki: TestPki, monkeypatch: pytest.MonkeyPatch) -> None:
     """The archive also trusts the signing room's test root (its ``signed_at_level`` seals)."""
-    monkeypatch.setattr(archive, "trust_roots", [*archive.trust_roots, pki.root_cert])
+    roots = [*archive.sealing.trust_roots, pki.root_cert]
+    monkeypatch.setattr(archive, "sealing", replace(archive.sealing, trust_roots=roots))
 
 
 def object_types(document: etree._Element) -> dict[str, str]:

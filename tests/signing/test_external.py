@@ -13,18 +13,17 @@ from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from archive_service.signing import LEVELS, TestPki, validate_pdf
-from archive_service.signing.external import (
+from archive_service.signing import LEVELS, validate_pdf
+from archive_service.signing.backends.external import (
     CertificateMismatch,
-    CmsSignature,
     ExternalPadesSigner,
     MalformedSignature,
-    PreparedSignature,
-    RawSignature,
     SignatureInvalid,
     SignedContentMismatch,
 )
 from archive_service.signing.key_signer import ParsedKeySigner
+from archive_service.signing.sealing import CmsSignature, PreparedSignature, RawSignature
+from archive_service.signing.test_pki import TestPki
 
 
 class Party:

@@ -9,10 +9,9 @@ import requests
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
-from archive_service.signing import PadesSigner, SigningError, TestPki, validate_pdf
-from archive_service.signing.http_service import serve_pki
+from archive_service.signing import PadesSigner, SigningError, validate_pdf
 from archive_service.signing.key_signer import ParsedKeySigner
-from archive_service.signing.local_pki import ISSUING_CA_CRL_PATH, TSA_PATH
+from archive_service.signing.test_pki import ISSUING_CA_CRL_PATH, TSA_PATH, TestPki, serve_pki
 
 
 @pytest.fixture

@@ -11,14 +11,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
-from archive_service.signing import TEST_PKCS12_PASSPHRASE, LegacyPkiLayout, TestPki
-from archive_service.signing.local_pki import (
+from archive_service.signing.test_pki import (
     ISSUING_CA_CRL_PATH,
+    OCSP_PATH,
+    ROOT_CRL_PATH,
+    TEST_PKCS12_PASSPHRASE,
+    LegacyPkiLayout,
+    TestPki,
+)
+from archive_service.signing.test_pki.pki import (
     ISSUING_CA_FILE,
     ISSUING_CA_KEY_FILE,
     LAYOUT_FILE,
-    OCSP_PATH,
-    ROOT_CRL_PATH,
     ROOT_FILE,
     ROOT_KEY_FILE,
     SEAL_FILE,

@@ -5,8 +5,7 @@ import hashlib
 
 from asn1crypto import cms
 
-from archive_service.signing import TestPki
-from archive_service.signing.local_tsa import TEST_TSA_POLICY
+from archive_service.signing.test_pki import TEST_TSA_POLICY, TestPki
 
 
 def _token(pki: TestPki, digest: bytes) -> cms.ContentInfo:

@@ -24,10 +24,10 @@ from archive_service.signing import (
     LEVELS,
     SignedDocument,
     SigningError,
-    TestPki,
     add_archive_timestamp,
     validate_pdf,
 )
+from archive_service.signing.test_pki import TestPki
 
 NOW = dt.datetime.now(dt.UTC)
 AFTER_SEAL = NOW + dt.timedelta(days=4 * 366)

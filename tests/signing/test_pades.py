@@ -9,15 +9,14 @@ from pyhanko.sign.timestamps import TimeStamper
 
 from archive_service.errors import InvalidInput, ServiceUnavailable
 from archive_service.signing import (
-    TEST_PKCS12_PASSPHRASE,
     PadesSigner,
     SignedDocument,
     SigningError,
-    TestPki,
     UnreadablePdf,
     validate_pdf,
 )
 from archive_service.signing.key_signer import ParsedKeySigner
+from archive_service.signing.test_pki import TEST_PKCS12_PASSPHRASE, TestPki
 
 
 class UnreachableTsa(TimeStamper):

@@ -15,10 +15,9 @@ from asn1crypto import pem
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from archive_service.config import load_settings
-from archive_service.signers import build_signing
-from archive_service.signing import LEVELS, SignedDocument, TestPki, validate_pdf
-from archive_service.signing.http_service import serve_pki
-from archive_service.signing.local_pki import TSA_PATH
+from archive_service.signers import build_sealing
+from archive_service.signing import LEVELS, SignedDocument, validate_pdf
+from archive_service.signing.test_pki import TSA_PATH, TestPki, serve_pki
 
 if not os.environ.get("CI"):  # under CI a missing python-pkcs11 fails the import below
     pytest.importorskip("pkcs11", reason="python-pkcs11 (pyHanko's pkcs11 extra) not installed")
@@ -26,7 +25,7 @@ if not os.environ.get("CI"):  # under CI a missing python-pkcs11 fails the impor
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from archive_service.signing.pkcs11_key import (
+from archive_service.signing.backends.pkcs11 import (
     Pkcs11CertificateMismatch,
     Pkcs11KeyError,
     Pkcs11KeyNotFound,
@@ -303,8 +302,8 @@ def test_configured_token_signer_at_every_level_with_the_test_pki(
         },
     )
     with serve_pki(pki):
-        setup = build_signing(settings)
-        signed = setup.signer_for("26453182").sign(unsigned_pdf, reason="Архівування")
+        setup = build_sealing(settings)
+        signed = setup.sealer_for("26453182").seal(unsigned_pdf, reason="Архівування")
     assert (signed.level, signed.signer_kind, signed.qualified) == (level, "pkcs11", False)
     assert "Печатка на токені" in signed.signer_subject
     report = validate_pdf(signed.pdf, setup.trust_roots)

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from archive_service.signing import SignedDocument, TestPki, validate_pdf
+from archive_service.signing import SignedDocument, validate_pdf
 from archive_service.signing.long_term import (
     NotRenewable,
     RenewedDocument,
     extend_or_renew,
     timestamp_expiry,
 )
+from archive_service.signing.test_pki import TestPki
 
 NOW = dt.datetime.now(dt.UTC)
 AFTER_TSA1 = NOW + dt.timedelta(days=12 * 366)

@@ -10,8 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 
-from archive_service.signing import TestPki
-from archive_service.signing.local_pki import ISSUING_CA_CRL_PATH, OCSP_PATH, ROOT_CRL_PATH
+from archive_service.signing.test_pki import ISSUING_CA_CRL_PATH, OCSP_PATH, ROOT_CRL_PATH, TestPki
 
 
 def _pyca(cert: object) -> x509.Certificate:

@@ -8,7 +8,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from archive_service.errors import InvalidInput
-from archive_service.signing import SignedDocument, TestPki, UnreadablePdf, validate_pdf
+from archive_service.signing import SignedDocument, UnreadablePdf, validate_pdf
+from archive_service.signing.test_pki import TestPki
 
 
 def test_intact_signature_is_reported_in_full(signed_bt: SignedDocument, pki: TestPki) -> None:

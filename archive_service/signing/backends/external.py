@@ -4,8 +4,11 @@ Qualified keys often stay with people (a director's token, a remote qualified si
 rather than on the archive's server. pyHanko's *interrupted signing* splits its signing into the
 part that needs the key and the parts that do not, and this module keeps the two halves apart
 in time: :meth:`ExternalPadesSigner.prepare` reserves the signature's place in the PDF and
-computes what must be signed; the result (:class:`PreparedSignature`) is plain bytes and numbers
-that the caller keeps wherever it likes (the pipeline: a database row) for days. When the outside
+computes what must be signed; the result
+(:class:`~archive_service.signing.sealing.PreparedSignature`) is plain bytes and numbers that
+the caller keeps wherever it likes (the pipeline: a database row) for days. As a
+:class:`~archive_service.signing.sealing.Sealer` its :meth:`~ExternalPadesSigner.seal` returns
+that as a :class:`~archive_service.signing.sealing.PreparedDocument`. When the outside
 party answers, :meth:`ExternalPadesSigner.finish` checks the answer, embeds it, and extends the
 signature to the configured level exactly as :class:`~archive_service.signing.pades.PadesSigner`
 does (signature timestamp, DSS with hard-fail revocation data, document timestamp; PDF/A kept by
@@ -27,10 +30,9 @@ business; this module only knows PDFs, CMS and certificates.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from io import BytesIO
+from typing import cast
 
 from asn1crypto import algos, cms, core, x509
 from cryptography.exceptions import InvalidSignature
@@ -53,8 +55,6 @@ from pyhanko_certvalidator.sig_validate import (
 )
 
 from archive_service.errors import (
-    ArchiveError,
-    Conflict,
     ErrorDetail,
     InvalidInput,
     MalformedInput,
@@ -75,6 +75,14 @@ from archive_service.signing.long_term import (
 )
 from archive_service.signing.pades import FIELD_PREFIX, PadesSigner, SignedDocument
 from archive_service.signing.pdf_writer import next_field_name, open_for_signing
+from archive_service.signing.sealing import (
+    CmsSignature,
+    PreparedDocument,
+    PreparedSignature,
+    RawSignature,
+    Signatory,
+    SignatureAnswer,
+)
 
 #: The document digest and the digest of the signed attributes; the only one offered.
 DIGEST_ALGORITHM = "sha256"
@@ -120,88 +128,6 @@ class MalformedSignature(MalformedInput):
     code = "malformed_signature"
 
 
-class SigningRequestExpired(ArchiveError):
-    """Too late: the prepared document is no longer accepted; upload the export again."""
-
-    status = 410
-    code = "signing_request_expired"
-
-
-class SigningRequestFinished(Conflict):
-    """The request was already answered and its document archived."""
-
-    code = "signing_request_finished"
-
-
-class SigningRequestBusy(Conflict):
-    """Another answer to this request is being processed right now."""
-
-    code = "signing_request_busy"
-
-
-# ------------------------------------------------------------------------- data types
-
-
-@dataclass(frozen=True)
-class PreparedSignature:
-    """A PDF with a reserved, empty signature, and what the outside party must sign.
-
-    Only bytes, numbers and names, so that it can be stored and finished by another process
-    days later.
-    """
-
-    #: The PDF with the signature dictionary in place and ``/Contents`` still zeros.
-    pdf: bytes
-    #: The hex string ``<…>`` left out of the byte range (start and end offsets in :attr:`pdf`).
-    reserved_start: int
-    reserved_end: int
-    #: SHA-256 over the byte range: what a whole CMS's messageDigest must be.
-    document_digest: bytes
-    #: DER of the CMS signed attributes (a SET OF): the data a raw signature is computed over.
-    signed_attributes: bytes
-    #: asn1crypto name of the signature algorithm a raw signature must use
-    #: (``sha256_ecdsa``, ``sha256_rsa``).
-    signature_algorithm: str
-    #: DER of the signer's certificate and of its intermediates.
-    certificate: bytes
-    chain: tuple[bytes, ...]
-    #: The PAdES level the finished document must reach.
-    level: str
-    #: The signature field reserved in :attr:`pdf`.
-    field_name: str
-
-    @property
-    def signed_attributes_digest(self) -> bytes:
-        """SHA-256 of :attr:`signed_attributes`: what "sign this hash" interfaces take."""
-        return hashlib.sha256(self.signed_attributes).digest()
-
-    @property
-    def signer_certificate(self) -> x509.Certificate:
-        return x509.Certificate.load(self.certificate)
-
-
-@dataclass(frozen=True)
-class RawSignature:
-    """A signature value over :attr:`PreparedSignature.signed_attributes`.
-
-    :param certificate: optionally, the certificate the signer used (DER); it must be the
-        prepared one, which lets a party that holds several keys find out it used the wrong one.
-    """
-
-    value: bytes
-    certificate: bytes | None = None
-
-
-@dataclass(frozen=True)
-class CmsSignature:
-    """A DER ``ContentInfo`` with a detached ``SignedData`` over the document's byte range."""
-
-    der: bytes
-
-
-SignatureAnswer = RawSignature | CmsSignature
-
-
 # ----------------------------------------------------------------------------- signer
 
 
@@ -238,6 +164,17 @@ class ExternalPadesSigner:
         # Checks level, timestamper and roots the same way the key-holding signer does.
         self._pades(self.certificate, self.chain, level)
         self.level = level
+
+    # ----------------------------------------------------------- the sealer seam
+
+    @property
+    def signatory(self) -> Signatory:
+        return Signatory(SIGNER_KIND, self.certificate, qualified=False, outside=True)
+
+    def seal(self, pdf: bytes, *, reason: str, location: str | None = None) -> PreparedDocument:
+        """:meth:`prepare`, as the :class:`~archive_service.signing.sealing.Sealer` result."""
+        prepared = self.prepare(pdf, reason=reason, location=location)
+        return PreparedDocument(prepared, valid_for=self.valid_for)
 
     # ------------------------------------------------------------------ prepare
 
@@ -288,7 +225,7 @@ class ExternalPadesSigner:
             raise SigningError(f"The document could not be prepared for signing: {exc}") from exc
         mechanism = external.get_signature_mechanism_for_digest(DIGEST_ALGORITHM)
         return PreparedSignature(
-            pdf=output.getvalue(),
+            pdf=cast(BytesIO, output).getvalue(),
             reserved_start=digest.reserved_region_start,
             reserved_end=digest.reserved_region_end,
             document_digest=digest.document_digest,

@@ -11,12 +11,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 
-from archive_service.signing.revocation import Answer, PkiResponder
-
-if TYPE_CHECKING:
-    from archive_service.signing.local_pki import TestPki
+from archive_service.signing.test_pki.pki import TestPki
+from archive_service.signing.test_pki.revocation import Answer, PkiResponder
 
 #: Bodies of OCSP and timestamp requests are a few hundred bytes; refuse anything large.
 _MAX_BODY = 64 * 1024

@@ -1,19 +1,21 @@
 """Revocation fetching for the test PKI without a socket: its URLs are answered in-process.
 
 The embedded default's certificates name ``http://127.0.0.1:<port>/…`` URLs (see
-:mod:`~archive_service.signing.local_pki`), but nothing needs to listen there: this backend hands
-requests for exactly that base URL to :class:`~archive_service.signing.revocation.PkiResponder`
-and fails every other URL, as an unreachable server would — so hard-fail signing stays honest
-and a certificate naming a foreign URL cannot make the process reach out anywhere.
+:mod:`~archive_service.signing.test_pki.pki`), but nothing needs to listen there: this backend
+hands requests for exactly that base URL to :class:`~.revocation.PkiResponder` and fails every
+other URL, as an unreachable server would — so hard-fail signing stays honest and a certificate
+naming a foreign URL cannot make the process reach out anywhere.
 
 It reuses pyHanko's ``requests`` fetchers (request building, nonce checks, caching, fetch
-budgets) and only replaces their two transport methods. Those are internal to
-pyhanko-certvalidator; ``tests/signing/test_long_term.py`` (B-LT/B-LTA signing through
-this backend) fails loudly if they move.
+budgets) and only replaces their two transport methods, which answer with a real
+``requests.Response``. Those methods are internal to pyhanko-certvalidator;
+``tests/signing/test_long_term.py`` (B-LT/B-LTA signing through this backend) fails loudly if
+they move.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import requests
@@ -25,34 +27,30 @@ from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import (
 from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
 from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
 
-from archive_service.signing.revocation import Answer, PkiResponder
-
-
-class _InProcessResponse:
-    """The part of ``requests.Response`` the fetchers read."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.status_code = answer.status
-        self.content = answer.body
-        self.headers = {"Content-Type": answer.content_type}
+from archive_service.signing.test_pki.revocation import PkiResponder
 
 
 class _InProcessTransport:
     _responder: PkiResponder
 
-    async def _get(self, url: str, *, acceptable_content_types: Any) -> _InProcessResponse:
+    def _get(self, url: str, *, acceptable_content_types: Any) -> Awaitable[requests.Response]:
         return self._answer("GET", url, None)
 
-    async def _post(
+    def _post(
         self, url: str, data: bytes, *, content_type: str, acceptable_content_types: Any
-    ) -> _InProcessResponse:
+    ) -> Awaitable[requests.Response]:
         return self._answer("POST", url, data)
 
-    def _answer(self, method: str, url: str, body: bytes | None) -> _InProcessResponse:
+    async def _answer(self, method: str, url: str, body: bytes | None) -> requests.Response:
         answer = self._responder.handle_url(method, url, body)
         if answer.status != 200:
             raise requests.RequestException(f"{url}: status code {answer.status}")
-        return _InProcessResponse(answer)
+        response = requests.Response()
+        response.status_code = answer.status
+        response.url = url
+        response.headers["Content-Type"] = answer.content_type
+        response._content = answer.body
+        return response
 
 
 class _OcspFetcher(_InProcessTransport, RequestsOCSPFetcher):

@@ -17,18 +17,24 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from asn1crypto import tsp
+from asn1crypto import keys, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
+from pyhanko.sign.timestamps import TimeStamper
 
 from archive_service.signing._sync import run_sync
 
-if TYPE_CHECKING:
-    from archive_service.signing.local_pki import TestPki
+#: Paths under the PKI's base URL that :class:`PkiResponder` answers (and that the certificates
+#: of :mod:`~.pki` name).
+ROOT_CRL_PATH = "/crl/root.crl"
+ISSUING_CA_CRL_PATH = "/crl/issuing-ca.crl"
+OCSP_PATH = "/ocsp"
+TSA_PATH = "/tsa"
+TSA2_PATH = "/tsa2"
 
 REVOKED_FILE = "revoked.json"
 #: How long a CRL or OCSP answer says it stays current; short, as a real CA's would.
@@ -91,27 +97,36 @@ class Answer:
     body: bytes
 
 
+#: A CA's certificate and private key, in the forms the PKI folder is loaded into.
+CertificateAndKey = tuple[asn1_x509.Certificate, keys.PrivateKeyInfo]
+
+
 class PkiResponder:
-    """CRLs, OCSP responses and RFC 3161 timestamps for one :class:`TestPki`."""
+    """CRLs, OCSP responses and RFC 3161 timestamps for one test PKI.
 
-    def __init__(self, pki: TestPki) -> None:
-        from archive_service.signing import local_pki  # the paths live beside the generator
+    :param directory: the PKI folder (its ``revoked.json`` is read on every answer).
+    :param base_url: the URLs' base named in the certificates.
+    :param root: the root CA, which issues the CRL covering the issuing CA.
+    :param issuing_ca: the issuing CA, which issues the leaves' CRL and signs OCSP answers.
+    :param timestampers: the TSAs, by path under ``base_url``.
+    """
 
-        self._pki = pki
-        self._registry = RevocationRegistry(pki.directory)
-        self._root = _pyca_cert(pki.root_cert)
-        self._issuing = _pyca_cert(pki.issuing_ca_cert)
-        self._root_key = _pyca_key(pki.root_key)
-        self._issuing_key = _pyca_key(pki.issuing_ca_key)
-        self._paths = local_pki
-        self._timestampers = {
-            local_pki.TSA_PATH: pki.timestamper(),
-            local_pki.TSA2_PATH: pki.timestamper(renewal=True),
-        }
-
-    @property
-    def base_url(self) -> str:
-        return self._pki.base_url
+    def __init__(
+        self,
+        directory: Path,
+        base_url: str,
+        *,
+        root: CertificateAndKey,
+        issuing_ca: CertificateAndKey,
+        timestampers: dict[str, TimeStamper],
+    ) -> None:
+        self.base_url = base_url
+        self._registry = RevocationRegistry(directory)
+        self._root = _pyca_cert(root[0])
+        self._issuing = _pyca_cert(issuing_ca[0])
+        self._root_key = _pyca_key(root[1])
+        self._issuing_key = _pyca_key(issuing_ca[1])
+        self._timestampers = dict(timestampers)
 
     def handle_url(self, method: str, url: str, body: bytes | None) -> Answer:
         """Answer ``url`` if it lies under :attr:`base_url`, else 404."""
@@ -121,11 +136,11 @@ class PkiResponder:
 
     def handle(self, method: str, path: str, body: bytes | None) -> Answer:
         try:
-            if method == "GET" and path == self._paths.ROOT_CRL_PATH:
+            if method == "GET" and path == ROOT_CRL_PATH:
                 return Answer(200, "application/pkix-crl", self.crl(issued_by_root=True))
-            if method == "GET" and path == self._paths.ISSUING_CA_CRL_PATH:
+            if method == "GET" and path == ISSUING_CA_CRL_PATH:
                 return Answer(200, "application/pkix-crl", self.crl(issued_by_root=False))
-            if method == "POST" and path == self._paths.OCSP_PATH and body:
+            if method == "POST" and path == OCSP_PATH and body:
                 return Answer(200, "application/ocsp-response", self.ocsp_response(body))
             if method == "POST" and path in self._timestampers and body:
                 return Answer(200, "application/timestamp-reply", self.timestamp(path, body))
@@ -146,7 +161,7 @@ class PkiResponder:
             .next_update(now + _CRL_VALIDITY)
             .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),
                 critical=False,
             )
         )
@@ -224,11 +239,11 @@ def _public_key_bits(cert: x509.Certificate) -> bytes:
     )
 
 
-def _pyca_cert(cert: object) -> x509.Certificate:
-    return x509.load_der_x509_certificate(cert.dump())  # type: ignore[attr-defined]
+def _pyca_cert(cert: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
 
 
-def _pyca_key(key: object) -> ec.EllipticCurvePrivateKey:
-    loaded = serialization.load_der_private_key(key.dump(), password=None)  # type: ignore[attr-defined]
+def _pyca_key(key: keys.PrivateKeyInfo) -> ec.EllipticCurvePrivateKey:
+    loaded = serialization.load_der_private_key(key.dump(), password=None)
     assert isinstance(loaded, ec.EllipticCurvePrivateKey)
     return loaded

@@ -3,16 +3,16 @@
 It lets every feature (B-T … B-LTA signatures, revocation, validation, trust) work on a laptop
 without a qualified provider. Every subject says ``TEST … NOT QUALIFIED`` so that nobody mistakes
 its signatures for a КЕП. The PKI is generated once per directory and then only loaded: documents
-signed yesterday must still chain to today's root (certomancer re-signs at every load, which is
-why it is not used).
+signed yesterday must still chain to today's root (why certomancer is not used: see the
+package docstring).
 
 Revocation URLs. Certificates carry a CRL distribution point and an OCSP responder (AIA) under
 ``http://127.0.0.1:<port>/``, the port being chosen once, when the PKI is created (a port that
 was free then), and stored in ``layout.json``. Nothing has to listen there: the embedded default
-answers those URLs in-process (``local_fetchers.LocalPkiFetcherBackend``
-serves exactly this base URL from :class:`~archive_service.signing.revocation.PkiResponder` and
+answers those URLs in-process (:class:`~.fetchers.LocalPkiFetcherBackend`
+serves exactly this base URL from :class:`~.revocation.PkiResponder` and
 refuses every other URL), so signing never opens a socket; a test that wants real HTTP starts
-:func:`~archive_service.signing.http_service.serve_pki` on the same port, and pyHanko's ordinary
+:func:`~.http_service.serve_pki` on the same port, and pyHanko's ordinary
 fetchers reach the same responder over loopback. The port is fixed because the URLs are signed
 into certificates, which must not change for the life of the PKI.
 
@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from asn1crypto import keys, x509
 from cryptography import x509 as pyca_x509
@@ -45,10 +46,18 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from archive_service.errors import ArchiveError
 from archive_service.signing.key_signer import ParsedKeySigner
-from archive_service.signing.local_fetchers import LocalPkiFetcherBackend
-from archive_service.signing.local_tsa import LocalTimeStamper
 from archive_service.signing.pades import PadesSigner
-from archive_service.signing.revocation import PkiResponder, RevocationRegistry
+from archive_service.signing.test_pki.fetchers import LocalPkiFetcherBackend
+from archive_service.signing.test_pki.revocation import (
+    ISSUING_CA_CRL_PATH,
+    OCSP_PATH,
+    ROOT_CRL_PATH,
+    TSA2_PATH,
+    TSA_PATH,
+    PkiResponder,
+    RevocationRegistry,
+)
+from archive_service.signing.test_pki.tsa import LocalTimeStamper
 
 #: Passphrase of ``seal.p12``. It protects nothing (the PEM key lies next to it); it exists so
 #: that the PKCS#12 path used by real deployments is exercised with an encrypted container.
@@ -69,13 +78,6 @@ TSA2_KEY_FILE = "tsa2.key.pem"
 LAYOUT_FILE = "layout.json"
 LAYOUT_VERSION = 2
 _LOCK_FILE = ".pki.lock"
-
-#: Paths under the base URL; :mod:`~archive_service.signing.revocation` answers them.
-ROOT_CRL_PATH = "/crl/root.crl"
-ISSUING_CA_CRL_PATH = "/crl/issuing-ca.crl"
-OCSP_PATH = "/ocsp"
-TSA_PATH = "/tsa"
-TSA2_PATH = "/tsa2"
 
 # Lifetimes make future validation meaningful: the seal expires first, then the first TSA
 # (renew archive timestamps before that), while the renewal TSA, the issuing CA and the root
@@ -161,7 +163,7 @@ class TestPki:
             issuing_ca_key=_read_key(directory / ISSUING_CA_KEY_FILE),
             tsa2_cert=_read_cert(directory / TSA2_FILE),
             tsa2_key=_read_key(directory / TSA2_KEY_FILE),
-            base_url=layout["base_url"],
+            base_url=str(layout["base_url"]),
         )
 
     @property
@@ -189,7 +191,13 @@ class TestPki:
 
     def responder(self) -> PkiResponder:
         """Answers this PKI's CRL, OCSP and TSA URLs (in-process or behind an HTTP server)."""
-        return PkiResponder(self)
+        return PkiResponder(
+            self.directory,
+            self.base_url,
+            root=(self.root_cert, self.root_key),
+            issuing_ca=(self.issuing_ca_cert, self.issuing_ca_key),
+            timestampers={TSA_PATH: self.timestamper(), TSA2_PATH: self.timestamper(renewal=True)},
+        )
 
     def fetcher_backend(self) -> LocalPkiFetcherBackend:
         """Revocation fetching for the embedded default: this PKI's URLs, answered in-process."""
@@ -397,7 +405,10 @@ def _builder(
     not_before: dt.datetime,
     years: int,
 ) -> pyca_x509.CertificateBuilder:
-    issuer_public_key = issuer.key.public_key() if issuer else public_key
+    # Only the root signs itself, and its key is ECDSA P-256 like every key generated here.
+    issuer_public_key = (
+        issuer.key.public_key() if issuer else cast(ec.EllipticCurvePublicKey, public_key)
+    )
     return (
         pyca_x509.CertificateBuilder()
         .subject_name(subject)

@@ -31,20 +31,26 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pkcs11
 from asn1crypto import x509
 from cryptography.exceptions import InvalidSignature
 from pkcs11 import Attribute, ObjectClass
+from pkcs11.types import SignMixin
 from pyhanko.sign.pkcs11 import PKCS11Signer, select_pkcs11_signing_params
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator.fetchers.api import FetcherBackend
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator
 
 from archive_service.signing._sync import run_sync
+from archive_service.signing.backends.key import KeySealer
 from archive_service.signing.certificates import CertificateLike, load_certificates, subject_text
 from archive_service.signing.errors import SigningError
 from archive_service.signing.pades import PadesSigner
+
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as _Library
 
 #: ``signer_kind`` recorded for documents sealed with a token key.
 SIGNER_KIND = "pkcs11"
@@ -180,7 +186,8 @@ class TokenSigner(PKCS11Signer):
             # Every session access happens here or under the lock: pyHanko's lazy look-up
             # (triggered by its properties) is done now, and the key handle is kept.
             run_sync(self.ensure_objects_loaded())
-            (self._key,) = token.session.get_objects(self.signing_key_fetch_params())
+            (key,) = token.session.get_objects(self.signing_key_fetch_params())
+            self._key = cast(SignMixin, key)  # a private key object signs
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
@@ -286,6 +293,26 @@ def pkcs11_pades_signer(
     )
 
 
+def pkcs11_sealer(
+    config: Pkcs11KeyConfig,
+    *,
+    timestamper: TimeStamper | None,
+    trust_roots: Sequence[CertificateLike],
+    level: str,
+    qualified: bool,
+) -> KeySealer:
+    """:func:`pkcs11_pades_signer` as a :class:`~archive_service.signing.sealing.Sealer`."""
+    return KeySealer(
+        pkcs11_pades_signer(
+            config,
+            timestamper=timestamper,
+            trust_roots=trust_roots,
+            level=level,
+            qualified=qualified,
+        )
+    )
+
+
 def close_pkcs11_sessions() -> None:
     """Log out and close every session this process holds (shutdown, tests).
 
@@ -317,7 +344,7 @@ class _SessionRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._libraries: dict[str, pkcs11.lib] = {}
+        self._libraries: dict[str, _Library] = {}
         self._tokens: dict[tuple[str, str], _OpenToken] = {}
         self._pid = os.getpid()
         self._salt = os.urandom(16)
@@ -359,7 +386,7 @@ class _SessionRegistry:
             library.reinitialize()
         self._pid = os.getpid()
 
-    def _library(self, module: str, configured_path: str) -> pkcs11.lib:
+    def _library(self, module: str, configured_path: str) -> _Library:
         library = self._libraries.get(module)
         if library is None:
             if not Path(module).is_file():
@@ -377,7 +404,7 @@ class _SessionRegistry:
         return library
 
     @staticmethod
-    def _login(library: pkcs11.lib, config: Pkcs11KeyConfig, pin: str) -> pkcs11.Session:
+    def _login(library: _Library, config: Pkcs11KeyConfig, pin: str) -> pkcs11.Session:
         try:
             token = library.get_token(token_label=config.token_label)
         except pkcs11.NoSuchToken as exc:
@@ -430,7 +457,9 @@ def _signing_certificate(config: Pkcs11KeyConfig, token: _OpenToken) -> x509.Cer
 
 def _certificate_on_token(config: Pkcs11KeyConfig, token: _OpenToken) -> x509.Certificate:
     # The key's ID is what ties a certificate to its key on a token; the label is a fallback.
-    searches = [{Attribute.ID: config.key_id}] if config.key_id is not None else []
+    searches: list[dict[Attribute, Any]] = (
+        [{Attribute.ID: config.key_id}] if config.key_id is not None else []
+    )
     if config.key_label is not None:
         searches.append({Attribute.LABEL: config.key_label})
     with token.lock:
