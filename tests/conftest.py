@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -236,9 +237,11 @@ def serving(
     port = _free_port()
     log_path = data_dir / f"server-{port}.log"
     log_file = log_path.open("wb")
+    # Its own process group: a prefix such as faketime does not pass SIGTERM on to the server
+    # it started, so the whole group is stopped (gunicorn's master shuts down cleanly on it).
     process = subprocess.Popen(
         [*prefix, *CLI, "serve", "--port", str(port)],
-        env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -254,7 +257,8 @@ def serving(
             pytest.fail("server did not become ready")
         yield base, env
     finally:
-        process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         log_file.close()
 
