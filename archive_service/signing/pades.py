@@ -232,7 +232,7 @@ class PadesSigner:
 
     def _require_current_certificate(self) -> None:
         """Fail with the real reason, not with the untrusted chain validation would report."""
-        validity = self._signer.signing_cert["tbs_certificate"]["validity"]
+        validity = self.certificate["tbs_certificate"]["validity"]
         not_before = validity["not_before"].native
         not_after = validity["not_after"].native
         if not not_before <= dt.datetime.now(dt.UTC) <= not_after:

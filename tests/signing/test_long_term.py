@@ -1,7 +1,7 @@
 """B-LT and B-LTA: revocation data in hard-fail mode, offline validation years ahead, renewal.
 
-Lifetimes of the test PKI (local_pki): seal 3 years, first TSA 6, renewal TSA 14, issuing CA 15,
-root 25. The moments below are chosen between them:
+Lifetimes of the test PKI (signing/test_pki): seal 3 years, first TSA 6, renewal TSA 14,
+issuing CA 15, root 25. The moments below are chosen between them:
 
 * ``AFTER_SEAL`` (4 years): the seal has expired, the first TSA has not;
 * ``AFTER_TSA1`` (12 years, the issue's example): the seal and the first TSA have expired, the
