@@ -190,10 +190,11 @@ def test_objects_stored_before_identities_are_served_and_listed_as_unbound(
         kwargs.pop("identity", None)
         return real_put(key, data, **kwargs)
 
-    monkeypatch.setattr(archive.store, "put", put_without_identity)
-    answer = upload(client, tokens.archivist)
+    # monkeypatch.context(): undo() would also undo the per-test database (isolated_database)
+    with monkeypatch.context() as patched:
+        patched.setattr(archive.store, "put", put_without_identity)
+        answer = upload(client, tokens.archivist)
     assert answer.status_code == 201
-    monkeypatch.undo()
     document_id = answer.get_json()["document_id"]
 
     response = get(client, tokens.inspector, f"/api/v1/documents/{document_id}/pdf")
@@ -202,7 +203,7 @@ def test_objects_stored_before_identities_are_served_and_listed_as_unbound(
     assert report.severity is Severity.CLEAN
     assert sorted(u.part for u in report.unbound) == ["pdf", "source"]
     exit_code, as_json = _reconcile_exit(run_cli)
-    assert exit_code == 0 and len(as_json["unbound_legacy"]) == 2
+    assert exit_code == 0 and len(as_json["unbound_legacy"]) == 2, json.dumps(as_json)
     assert "unbound (legacy)" in run_cli("reconcile").output
 
 
@@ -217,9 +218,9 @@ def test_legacy_pdfs_pointed_at_another_document_fail_verification_by_their_sign
         kwargs.pop("identity", None)
         return real_put(key, data, **kwargs)
 
-    monkeypatch.setattr(archive.store, "put", put_without_identity)
-    documents = archive_documents(client, tokens)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(archive.store, "put", put_without_identity)
+        documents = archive_documents(client, tokens)
     swap_pdfs_across(archive, (documents.seventh, 1), (documents.second, 1))
 
     for document_id in (documents.seventh, documents.second):

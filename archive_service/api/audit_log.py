@@ -7,7 +7,6 @@ from flask import Blueprint, Response, jsonify
 from archive_service.api.auth import archive, authenticated, context
 from archive_service.api.params import (
     MAX_INT32,
-    MAX_INT64,
     choice_param,
     int_param,
     text_param,
@@ -39,7 +38,7 @@ def list_audit_events():  # type: ignore[no-untyped-def]
         action=text_param("action"),
         since=time_param("since"),
         until=time_param("until"),
-        after_seq=_count("after", 0, MAX_INT64),
+        after_seq=_count("after", 0, MAX_INT32),  # the seq column is a 32-bit integer
         limit=_count("limit", 100, MAX_INT32),  # the pipeline clamps it to 1–1000
     )
     if export_format != "json":

@@ -21,10 +21,9 @@ from flask import request
 from archive_service.errors import ErrorDetail, InvalidInput, NotFound
 from archive_service.journal.text import escape_refused, refused_character_message
 
-#: Largest version or page number: PostgreSQL's ``integer``.
+#: Largest version, page or audit sequence number: PostgreSQL's ``integer`` (the columns'
+#: type; a larger number in a query is an error there, not an empty answer).
 MAX_INT32 = 2**31 - 1
-#: Largest audit sequence number: PostgreSQL's ``bigint``.
-MAX_INT64 = 2**63 - 1
 #: Longest free-text filter; the values filtered on (institution names, class names, action
 #: names, token ids) are all far shorter.
 MAX_FILTER_LENGTH = 200
