@@ -226,11 +226,16 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serving(
-    data_dir: Path, *, prefix: Sequence[str] = (), extra_env: Mapping[str, str] | None = None
+    data_dir: Path,
+    *,
+    prefix: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """A real `archive-service serve` process on a free loopback port (its output in a file).
 
     :param prefix: a command to run it under (``faketime -f +2d``, for instance).
+    :param options: more options for ``serve`` (``--workers 1``, for instance).
     :yields: the base URL and the environment it runs with (for CLI calls beside it).
     """
     env = {**os.environ, "ARCHIVE_DATA_DIR": str(data_dir), **(extra_env or {})}
@@ -240,7 +245,7 @@ def serving(
     # Its own process group: a prefix such as faketime does not pass SIGTERM on to the server
     # it started, so the whole group is stopped (gunicorn's master shuts down cleanly on it).
     process = subprocess.Popen(
-        [*prefix, *CLI, "serve", "--port", str(port)],
+        [*prefix, *CLI, "serve", "--port", str(port), *options],
         env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -111,13 +111,15 @@ def test_a_worker_killed_before_anchoring_is_anchored_by_its_replacement(
     data_dir: Path,
 ) -> None:
     """gunicorn's master replaces a killed worker; the new worker anchors the head at boot."""
-    with serving(data_dir, extra_env=NO_TICKS) as (base, env):
+    # One worker: a second one booting after the requests would anchor them itself, and the
+    # test would prove nothing about the replacement (and fail on a busy machine).
+    with serving(data_dir, extra_env=NO_TICKS, options=["--workers", "1"]) as (base, env):
         _refused_requests(base, 4)
         head_seq, head_hash = _head(env)
         assert head_seq == 4 and _anchored_seqs(data_dir) == []
         (log_path,) = data_dir.glob("server-*.log")
         booted = re.findall(r"Booting worker with pid: (\d+)", log_path.read_text())
-        assert len(booted) == 2, booted
+        assert len(booted) == 1, booted
         os.kill(int(booted[0]), signal.SIGKILL)
 
         key = checkpoint_key(head_seq, head_hash)
@@ -128,4 +130,4 @@ def test_a_worker_killed_before_anchoring_is_anchored_by_its_replacement(
             time.sleep(0.1)
         else:
             pytest.fail(f"no anchor of #{head_seq}: {log_path.read_text(errors='replace')}")
-        assert len(re.findall(r"Booting worker", log_path.read_text())) == 3
+        assert len(re.findall(r"Booting worker", log_path.read_text())) == 2
