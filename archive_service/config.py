@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from archive_service.errors import ArchiveError
 from archive_service.signing.pades import LEVELS as SIGNATURE_LEVELS
@@ -215,7 +216,9 @@ def load_settings(
     """Build settings from defaults, then ``ARCHIVE_*`` variables, then explicit overrides."""
     env = os.environ if environ is None else environ
     settings = Settings()
-    values: dict[str, object] = {}
+    # Field name → value, each of its field's type (_coerce parses to the default's type), which
+    # only the name decides: no static type narrower than Any describes the mapping.
+    values: dict[str, Any] = {}
     for f in fields(Settings):
         raw = env.get(f"ARCHIVE_{f.name.upper()}")
         if raw is not None:

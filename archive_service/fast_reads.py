@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
@@ -98,7 +98,14 @@ def locate_document(session: Session | Connection, document_id: str) -> Document
     origins = source_versions((row[11], row[3], row[12]) for row in recorded)
     versions = tuple(
         StoredVersion(
-            *row[3:11],
+            number=row[3],
+            object_key=row[4],
+            object_version_id=row[5],
+            sha256=row[6],
+            source_object_key=row[7],
+            source_object_version_id=row[8],
+            source_sha256=row[9],
+            source_media_type=row[10],
             pdf_identity=pdf_identity(document_id, edrpou, row[3], row[9]),
             source_identity=source_identity(document_id, edrpou, origins[row[11]], row[9]),
             legal_hold=bool(row[13]),
@@ -108,12 +115,9 @@ def locate_document(session: Session | Connection, document_id: str) -> Document
     return DocumentLocation(document_id, first[1], edrpou, versions)
 
 
-class _Numbered(Protocol):
-    @property
-    def number(self) -> int: ...
-
-
-V = TypeVar("V", bound=_Numbered)
+#: A version as read here or as the ORM loads it. Not a Protocol with ``number: int``: mypy does
+#: not match an ORM class's ``Mapped[int]`` attribute against one.
+V = TypeVar("V", StoredVersion, DocumentVersion)
 
 
 def pick_version(document_id: str, versions: Sequence[V], number: int | None) -> V:

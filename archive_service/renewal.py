@@ -172,7 +172,16 @@ def due_candidates(session: Session, due_before: dt.datetime) -> list[RenewalCan
     """Newest versions that are due by their record (or have no recorded date), soonest first."""
     return [
         RenewalCandidate(
-            *row[:10],
+            version_id=row[0],
+            document_id=row[1],
+            number=row[2],
+            edrpou=row[3],
+            school_year=row[4],
+            class_name=row[5],
+            object_key=row[6],
+            object_version_id=row[7],
+            sha256=row[8],
+            signature_level=row[9],
             timestamp_expires_at=utc(row[10]) if row[10] is not None else None,
             retain_until=utc(row[11]),
             source_sha256=row[12],

@@ -44,11 +44,11 @@ CLI = [sys.executable, "-m", "archive_service.cli"]
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    return subprocess.run([*CLI, *args], check=True, **_captured(env)).stdout
+    return _run(env, *args, check=True).stdout
 
 
-def _captured(env: dict[str, str]) -> dict[str, object]:
-    return {"env": env, "capture_output": True, "text": True}
+def _run(env: dict[str, str], *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], check=check, env=env, capture_output=True, text=True)
 
 
 def _free_port() -> int:
@@ -263,7 +263,7 @@ def main() -> None:
                 f"most {max(measured.per_client)}"
             )
 
-        verified = subprocess.run([*CLI, "audit", "verify"], **_captured(env))
+        verified = _run(env, "audit", "verify")
         exported = _cli(env, "audit", "export", "--action", "retrieve_pdf")
         audited = sum(1 for line in exported.splitlines() if json.loads(line)["outcome"] == "ok")
         downloads = 1 + len(warmed.latencies) + len(latencies)

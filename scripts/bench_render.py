@@ -45,7 +45,7 @@ def load_journal(pupils: int, subjects: int) -> tuple[Journal, SourceAttachment,
         from archive_service.journal.parse import parse_export
     except ImportError:
         sys.path.insert(0, str(REPO / "tests" / "render"))
-        from journal_factory import full_year_journal
+        from journal_factory import full_year_journal  # type: ignore[import-not-found]  # tests/render
 
         journal = full_year_journal(pupils=pupils, subjects=subjects)
         data = b'{"note": "synthetic journal built by tests/render/journal_factory.py"}'

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import typst
 from asn1crypto import pem
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 from pyhanko.sign.signers import Signer
 
@@ -76,7 +76,9 @@ def pkcs11_signer(pki: TestPki, workdir: Path) -> Callable[[str], PadesSigner]:
          "--id", values["PKCS11_KEY_ID"]],
         capture_output=True, check=True,
     ).stdout
-    cert = pki.issue_signing_certificate(load_der_public_key(public), "Token seal")
+    token_key = load_der_public_key(public)
+    assert isinstance(token_key, ec.EllipticCurvePublicKey)  # setup-softhsm.sh makes P-256
+    cert = pki.issue_signing_certificate(token_key, "Token seal")
     (workdir / "token.pem").write_bytes(pem.armor("CERTIFICATE", cert.dump()))
     (workdir / "chain.pem").write_bytes(pem.armor("CERTIFICATE", pki.issuing_ca_cert.dump()))
     config = Pkcs11KeyConfig(
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         pki = TestPki.load_or_create(args.pki_dir or workdir / "pki")
         pdf = args.pdf.read_bytes() if args.pdf else sample_pdf(args.pages, workdir)
         print(f"document: {len(pdf) / 1024:.0f} KiB, {args.runs} runs per level and key")
-        makers = {
+        makers: dict[str, Callable[[], Callable[[str], PadesSigner]]] = {
             "ecdsa": lambda: pki.signer,
             "rsa": lambda: rsa_signer(pki),
             "pkcs11": lambda: pkcs11_signer(pki, workdir),

@@ -201,7 +201,7 @@ def render_reportlab(layout: dict[str, Any]) -> bytes:
             story.append(PageBreak())
     story.pop()
 
-    class NumberedCanvas(Canvas):
+    class NumberedCanvas(Canvas):  # type: ignore[misc]  # reportlab has no types: Canvas is Any
         """Holds pages back until the end so the footer can say "з M"."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -250,7 +250,7 @@ def renderer_version(name: str) -> str:
     if name == "typst":
         import typst
 
-        return f"typst {typst.__version__}"
+        return f"typst {typst.__version__}"  # type: ignore[attr-defined]  # not in typst's stub
     import reportlab
 
     return f"reportlab {reportlab.Version}"

@@ -35,7 +35,7 @@ def _on_off(hold: bool | None) -> str:
 
 @bp.get("")
 @authenticated
-def list_documents():  # type: ignore[no-untyped-def]
+def list_documents() -> Response:
     filters = DocumentFilter(
         institution=text_param("institution"),
         school_year=text_param("school_year"),
@@ -47,7 +47,7 @@ def list_documents():  # type: ignore[no-untyped-def]
 
 @bp.get("/<document_id>")
 @authenticated
-def get_document(document_id: str):  # type: ignore[no-untyped-def]
+def get_document(document_id: str) -> Response:
     return jsonify(archive().get_document(path_id("document_id", document_id), context()))
 
 

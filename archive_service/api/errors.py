@@ -25,8 +25,8 @@ def error_response(
 def _archive_error(exc: ArchiveError) -> Response:
     if exc.status >= 500:
         log.error("%s: %s", exc.code, exc.message, exc_info=exc.__cause__ or exc)
-    body = exc.as_dict()["error"]
-    return error_response(exc.status, body["code"], body["message"], body["details"])
+    details = [detail.as_dict() for detail in exc.details]
+    return error_response(exc.status, exc.code, exc.message, details)
 
 
 #: Where a refusal by the HTTP framework itself points: the part of the request at fault.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from archive_service.api.auth import archive, authenticated, context
 from archive_service.api.signing_requests import archived_body, pending_response
@@ -39,7 +39,7 @@ def _uploaded_export() -> tuple[bytes, str | None]:
 
 @bp.post("/journals")
 @authenticated
-def upload_journal():  # type: ignore[no-untyped-def]
+def upload_journal() -> Response:
     """201 with a new version, or 200 when these exact bytes were archived before.
 
     202 with a signing request when the institution's journals are signed externally.

@@ -6,7 +6,7 @@ and a query string would copy it into every proxy's access log.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from archive_service.api.auth import archive, authenticated, context
 from archive_service.api.params import MAX_INT32, checked_text, path_id
@@ -40,7 +40,7 @@ _VERSION = f"<int(min=1, max={MAX_INT32}):version_number>"
 
 @bp.put(f"/<document_id>/versions/{_VERSION}/legal-hold")
 @authenticated
-def set_legal_hold(document_id: str, version_number: int):  # type: ignore[no-untyped-def]
+def set_legal_hold(document_id: str, version_number: int) -> Response:
     document_id = path_id("document_id", document_id)
     return jsonify(
         archive().set_legal_hold(
@@ -51,7 +51,7 @@ def set_legal_hold(document_id: str, version_number: int):  # type: ignore[no-un
 
 @bp.delete(f"/<document_id>/versions/{_VERSION}/legal-hold")
 @authenticated
-def clear_legal_hold(document_id: str, version_number: int):  # type: ignore[no-untyped-def]
+def clear_legal_hold(document_id: str, version_number: int) -> Response:
     document_id = path_id("document_id", document_id)
     return jsonify(
         archive().set_legal_hold(

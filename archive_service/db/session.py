@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 #: Connections kept open per process: more than a server process's request threads (16), so
 #: none is opened and closed per request. The default pool keeps 5, and opening a connection (a
@@ -36,7 +38,7 @@ def _make_sqlite_serializable(engine: Engine) -> None:
     """
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -49,7 +51,7 @@ def _make_sqlite_serializable(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Connection) -> None:
         options = connection.get_execution_options()
         if options.get(_LOOKUP, False):
             return  # each statement is its own read transaction (autocommit)

@@ -11,7 +11,7 @@ import codecs
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from jsonschema import ValidationError
@@ -68,7 +68,7 @@ class JsonFormat:
         return list(itertools.islice(details, limit))
 
     def to_export(self, document: Any) -> dict[str, Any]:
-        return document  # type: ignore[no-any-return]  # the JSON *is* the export shape
+        return document  # the JSON *is* the export shape
 
     def path(self, location: Location) -> str:
         return json_pointer(location)
@@ -121,9 +121,9 @@ def _refuse_constant(name: str) -> Any:
 def _details(error: ValidationError) -> Iterator[ErrorDetail]:
     where = Location(tuple(error.absolute_path))
     pointer = json_pointer(where)
-    instance, schema = error.instance, error.schema
+    instance, schema, value = _parts(error)
     if error.validator == "required":
-        for name in error.validator_value:
+        for name in value:
             if isinstance(instance, dict) and name not in instance:
                 yield ErrorDetail(
                     json_pointer(where / name), f"The required field {quote(name)} is missing."
@@ -140,26 +140,35 @@ def _details(error: ValidationError) -> Iterator[ErrorDetail]:
         yield ErrorDetail(pointer, _message(error))
 
 
+def _parts(error: ValidationError) -> tuple[Any, Mapping[str, Any], Any]:
+    """The failing JSON value, the (sub)schema it failed and the failed keyword's value.
+
+    The stubs allow jsonschema's ``Unset`` for the values and a boolean schema, but only a
+    hand-made error lacks the values, and our schemas are all objects.
+    """
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    return error.instance, schema, error.validator_value
+
+
 def _message(error: ValidationError) -> str:
-    instance, schema, keyword = error.instance, error.schema, error.validator
+    (instance, schema, value), keyword = _parts(error), error.validator
     if keyword in ("pattern", "minLength") and "description" in schema:
         return f"{quote(instance)} is not valid here: expected {schema['description']}."
     if keyword == "type":
-        wanted = error.validator_value
-        wanted = [wanted] if isinstance(wanted, str) else wanted
+        wanted = [value] if isinstance(value, str) else value
         expected = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
         return f"{quote(instance)} has the wrong type: expected {expected}."
     if keyword == "enum":
-        options = ", ".join(quote(v) for v in error.validator_value)
+        options = ", ".join(quote(v) for v in value)
         return f"{quote(instance)} is not allowed here: expected one of {options}."
     if keyword in ("minimum", "maximum"):
         low, high = schema.get("minimum"), schema.get("maximum")
         return f"{quote(instance)} is out of range: expected a whole number from {low} to {high}."
     if keyword == "maxLength":
         return (
-            f"The text is {len(instance)} characters long: at most {error.validator_value} are "
+            f"The text is {len(instance)} characters long: at most {value} are "
             f"accepted here ({quote(instance, 40)})."
         )
     if keyword == "minItems":
-        return f"The list is empty: expected at least {error.validator_value} item."
+        return f"The list is empty: expected at least {value} item."
     return f"{error.message}."

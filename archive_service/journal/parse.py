@@ -43,7 +43,11 @@ _FIRST_NON_WHITESPACE = re.compile(rb"[^ \t\r\n]")
 class ExportFormat(Protocol):
     """The steps of reading an export that differ between JSON and XML."""
 
-    name: Literal["json", "xml"]
+    # Read-only: a settable Literal["json", "xml"] member would not admit JsonFormat, whose
+    # name is only ever "json" (protocol attributes are invariant).
+    @property
+    def name(self) -> Literal["json", "xml"]: ...
+
     media_type: str
     filename: str
 

@@ -195,7 +195,9 @@ def _chronological(lessons: Iterable[Lesson]) -> list[Lesson]:
     return sorted(lessons, key=lambda lesson: lesson.date)
 
 
-def _cell_values(lessons: Sequence[Lesson], pupil_ids: set[str], verbal: bool) -> list[dict]:
+def _cell_values(
+    lessons: Sequence[Lesson], pupil_ids: set[str], verbal: bool
+) -> list[dict[str, str]]:
     """Per lesson, pupil id → printed cell text (several marks joined by a space)."""
     cells: list[dict[str, str]] = []
     for lesson in lessons:

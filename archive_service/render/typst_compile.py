@@ -36,13 +36,18 @@ FONT_DIR = PACKAGE_DIR / "fonts"
 TEMPLATE_PATH = PACKAGE_DIR / "templates" / "journal.typ"
 
 #: ``typst.compile`` standard for each profile of :data:`archive_service.render.PDF_PROFILES`.
-TYPST_PDF_STANDARDS = {PDF_PROFILE: "a-3u", PDF_PROFILE_A1B: "a-1b", PDF_PROFILE_A3A: "a-3a"}
+TYPST_PDF_STANDARDS: dict[str, typst.PDFStandard] = {
+    PDF_PROFILE: "a-3u",
+    PDF_PROFILE_A1B: "a-1b",
+    PDF_PROFILE_A3A: "a-3a",
+}
 #: Profiles that can carry the original export inside the PDF (PDF/A-1 forbids embedded files).
 EMBEDDING_PROFILES = frozenset({PDF_PROFILE, PDF_PROFILE_A3A})
 #: Profiles written with a structure tree. Only these pay for it: tags add ~60 MB of peak memory
 #: and ~9 MB of file size to a full-year journal.
 TAGGED_PROFILES = frozenset({PDF_PROFILE_A3A})
-RENDERER_NAME = f"typst {typst.__version__}"
+# typst's stub leaves out __version__, which the extension module defines.
+RENDERER_NAME = f"typst {typst.__version__}"  # type: ignore[attr-defined]
 
 _SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _DEFAULT_EXTENSIONS = {"application/json": ".json", "application/xml": ".xml", "text/xml": ".xml"}
@@ -106,7 +111,9 @@ def compile_journal_pdf(journal: Journal, source: SourceAttachment, info: Docume
         if embedded:
             (Path(root) / filename).write_bytes(source.data)
         try:
-            pdf, warnings = typst.compile_with_warnings(
+            # typst's stub ties `input` and `root` to one TypeVar (str, Path or bytes); the
+            # extension accepts the template's bytes with a str root, as it does here.
+            pdf, warnings = typst.compile_with_warnings(  # type: ignore[type-var]
                 _template_source(),
                 root=root,
                 font_paths=bundled_fonts(FONT_DIR),

@@ -79,7 +79,7 @@ _INTEGRITY_CODES = frozenset({"BadDigest", "XAmzContentChecksumMismatch", "Inval
 _LEGAL_HOLD_HEADER = "x-amz-object-lock-legal-hold"
 _CHECKSUM_HEADER = "x-amz-checksum-sha256"
 #: Ask HEAD for the checksum the server verified and stored with the object.
-_CHECKSUM_MODE = {"x-amz-checksum-mode": "ENABLED"}
+_CHECKSUM_MODE: dict[str, str | list[str] | tuple[str]] = {"x-amz-checksum-mode": "ENABLED"}
 #: Every request is tried at most this often (one try and two retries), with short pauses.
 ATTEMPTS = 3
 CONNECT_TIMEOUT_SECONDS = 3.0

@@ -245,8 +245,12 @@ class _Catalogue:
 
     def good_stamps(self) -> list[_Stamp]:
         """Timestamps that prove existence, oldest first."""
-        good = [s for s in self.stamps.values() if s.passed and s.evidence.gen_time is not None]
-        return sorted(good, key=lambda s: s.evidence.gen_time)
+        good = [
+            (gen_time, s)
+            for s in self.stamps.values()
+            if s.passed and (gen_time := s.evidence.gen_time) is not None
+        ]
+        return [s for _, s in sorted(good, key=lambda timed: timed[0])]
 
     def earliest_proof(self, object_id: str) -> _Stamp | None:
         return next((s for s in self.good_stamps() if object_id in s.covers), None)

@@ -23,8 +23,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from io import BytesIO
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from asn1crypto import cms
 from asn1crypto import pdf as asn1_pdf  # noqa: F401 (registers adbe-revocationInfoArchival)
@@ -37,6 +38,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 _UNREADABLE = (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError)
 
 T = TypeVar("T")
+Part = TypeVar("Part")
 
 #: The ETSI TS 119 102-2 object type (``urn:etsi:019102:validationObject:<kind>``).
 ObjectKind = Literal["certificate", "OCSPResponse", "CRL"]
@@ -129,17 +131,15 @@ def signature_evidence(pdf: bytes) -> dict[str, SignatureEvidence]:
         try:
             found[signature.field_name] = SignatureEvidence(
                 field_name=signature.field_name,
-                signer_certificate=_maybe(lambda s=signature: s.signer_cert.dump()),
-                signature_value=_maybe(
-                    lambda s=signature: bytes(s.signer_info["signature"].native)
+                signer_certificate=_maybe_of(lambda s: s.signer_cert.dump(), signature),
+                signature_value=_maybe_of(
+                    lambda s: bytes(s.signer_info["signature"].native), signature
                 ),
                 byte_range=(byte_range := _byte_range(signature.sig_object)),
                 signed_bytes_sha256=_signed_bytes_digest(pdf, byte_range),
-                revision=(revision := _maybe(lambda s=signature: s.signed_revision)),
+                revision=(revision := _maybe_of(lambda s: s.signed_revision, signature)),
                 objects=tuple(_cms_objects(signature.signed_data, revision, signature.field_name)),
-                signature_timestamp=_maybe(
-                    lambda s=signature, r=revision: _signature_timestamp(s, r)
-                ),
+                signature_timestamp=_maybe(partial(_signature_timestamp, signature, revision)),
                 document=document,
             )
         except _UNREADABLE:
@@ -153,6 +153,11 @@ def _maybe(read: Callable[[], T]) -> T | None:
         return read()
     except _UNREADABLE:
         return None
+
+
+def _maybe_of(read: Callable[[Part], T], part: Part) -> T | None:
+    """:func:`_maybe` reading ``part`` (a loop's current value, bound by this call)."""
+    return _maybe(lambda: read(part))
 
 
 def _byte_range(sig_object: DictionaryObject) -> tuple[int, ...]:
@@ -187,9 +192,9 @@ def _dss_objects(reader: PdfFileReader) -> tuple[RawObject, ...]:
     found: list[RawObject] = []
     for kind, references in groups:
         for reference in references:
-            der = _maybe(lambda r=reference: r.get_object().data)
+            der = _maybe_of(lambda r: r.get_object().data, reference)
             if der:
-                revision = _maybe(lambda r=reference: reader.xrefs.get_last_change(r.reference))
+                revision = _maybe_of(lambda r: reader.xrefs.get_last_change(r.reference), reference)
                 found.append(RawObject(kind, der, revision, None))
     return tuple(found)
 
@@ -221,8 +226,8 @@ def _cms_objects(
                 yield RawObject("OCSPResponse", response.dump(), revision, carrier)
 
 
-def _attribute_values(attributes: cms.CMSAttributes | None, name: str) -> list:  # type: ignore[type-arg]
-    found = []
+def _attribute_values(attributes: cms.CMSAttributes | None, name: str) -> list[Any]:
+    found: list[Any] = []
     for attribute in attributes or ():
         if attribute["type"].native == name:
             found.extend(attribute["values"])
@@ -249,13 +254,14 @@ def _document_timestamps(reader: PdfFileReader) -> Iterator[TimestampEvidence]:
     except _UNREADABLE:
         return
     for stamp in embedded:
-        evidence = _maybe(
-            lambda s=stamp: _timestamp(
+        evidence = _maybe_of(
+            lambda s: _timestamp(
                 "document",
                 cms.ContentInfo.load(bytes(s.pkcs7_content)),
                 s.signed_revision,
                 s.field_name,
-            )
+            ),
+            stamp,
         )
         if evidence is not None:
             yield evidence
