@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 ensure_venv "test"
 echo "== ruff" >&2
 ruff check archive_service tests scripts
+echo "== mypy" >&2
+mypy archive_service scripts
 # Real tools the tests use, each installed once into a cache folder (or from Debian) by its
 # script, which prints the path to export. Outside CI a machine that cannot install one still
 # runs the rest of the suite (those tests then skip, saying why); under CI a failure fails the run.
