@@ -494,7 +494,10 @@ class _SignatureValidation:
             return "OUT_OF_BOUNDS_NOT_REVOKED" if cas_hold else "OUT_OF_BOUNDS_NO_POE"
         if not chain.trusted:
             indic = chain.trust_problem_indic
-            return indic.name if indic is not None else "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+            # every AdESSubIndic is an enum member; its standard name is the ETSI one
+            return str(indic.standard_name) if indic is not None else (
+                "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+            )
         return "TRY_LATER"
 
     def _structural_level(self, basic: PdfSignatureStatus) -> str | None:
