@@ -183,3 +183,46 @@ def test_a_page_changed_after_signing_fails_ours_and_dss_only_warns(
     (ours,) = validate_pdf(pdf, [pki.root_cert]).signatures
     assert (ours.indication, ours.sub_indication) == ("TOTAL_FAILED", "SIG_CONSTRAINTS_FAILURE")
     assert ours.level == theirs.level
+
+
+@pytest.fixture(scope="module")
+def signed_per_profile(
+    pki: TestPki, tmp_path_factory: pytest.TempPathFactory
+) -> dict[tuple[str, str], bytes]:
+    """Each PDF/A profile the archive renders (1b for state archives, 3u, tagged 3a) sealed at
+    each level: the profile changes what the signer writes into the file (PDF version, XMP)."""
+    import typst
+
+    from archive_service.signing import LEVELS
+
+    from .conftest import SAMPLE_SOURCE
+
+    source = tmp_path_factory.mktemp("profiles") / "sample.typ"
+    source.write_bytes(SAMPLE_SOURCE)
+    signed = {}
+    for profile in ("a-1b", "a-3u", "a-3a"):
+        pdf = typst.compile(str(source), format="pdf", pdf_standards=[profile])
+        for level in LEVELS:
+            signed[profile, level] = pki.signer(level).sign(pdf, reason="r").pdf
+    return signed
+
+
+@pytest.mark.parametrize("moment", ["+1min", "+5y", "+12y"])
+@pytest.mark.parametrize("profile", ["a-1b", "a-3u", "a-3a"])
+def test_every_pdfa_profile_and_level_agrees_with_dss(
+    dss: DssValidator,
+    signed_per_profile: dict[tuple[str, str], bytes],
+    pki: TestPki,
+    root_file: Callable[[TestPki], Path],
+    profile: str,
+    moment: str,
+) -> None:
+    at = time_line(pki, NOW)[moment]
+    for (made_as, level), pdf in signed_per_profile.items():
+        if made_as != profile:
+            continue
+        theirs = dss.validate(pdf, [root_file(pki)], at=at).signature
+        (ours,) = validate_pdf(pdf, [pki.root_cert], at=at).signatures
+        assert (ours.indication, ours.sub_indication, ours.level) == (
+            theirs.indication, theirs.sub_indication, theirs.level
+        ), (level, ours.summary)
