@@ -224,6 +224,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll ``/healthz`` until the server answers 200; fail with its log if it exits first."""
+    for _ in range(600):  # readiness poll, bounded; not a timing assertion
+        if process.poll() is not None:
+            pytest.fail(f"server exited: {log.read_text(errors='replace')}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail("server did not become ready")
+
+
 @contextlib.contextmanager
 def serving(
     data_dir: Path,
@@ -250,16 +263,7 @@ def serving(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):  # readiness poll, bounded; not a timing assertion
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {log_path.read_text(errors='replace')}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("server did not become ready")
+        wait_until_ready(base, process, log_path)
         yield base, env
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -20,7 +20,7 @@ import requests
 from archive_service.audit.anchors import CHECKPOINT_PREFIX, checkpoint_key
 from archive_service.storage import FilesystemObjectStore
 from tests.audit_support import faketime
-from tests.conftest import CLI, _free_port, serving
+from tests.conftest import CLI, _free_port, serving, wait_until_ready
 
 pytestmark = pytest.mark.live
 
@@ -49,18 +49,6 @@ def _head(env: dict[str, str]) -> tuple[int, str]:
     return int(match.group(1)), match.group(2)
 
 
-def _wait_until_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(600):  # readiness poll, bounded; not a timing assertion
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {log.read_text(errors='replace')}")
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    pytest.fail("server did not become ready")
-
-
 def _refused_requests(base: str, count: int) -> None:
     """Each 401 is an audited `authenticate`/`denied` event."""
     for _ in range(count):
@@ -84,7 +72,7 @@ def test_a_server_killed_before_anchoring_is_anchored_when_it_starts_again(
             start_new_session=True,
         )
         try:
-            _wait_until_ready(base, process, log)
+            wait_until_ready(base, process, log)
             _refused_requests(base, 5)
         finally:
             os.killpg(process.pid, signal.SIGKILL)

@@ -9,10 +9,13 @@ S3 servers: tests/storage/test_identity_on_s3.py.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
+from collections.abc import Iterator
 
+import pytest
 from flask.testing import FlaskClient
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -181,18 +184,28 @@ def test_a_renewal_is_bound_to_its_own_number_and_shares_the_export(
     assert _reconcile_exit(run_cli)[0] == 0
 
 
-def test_objects_stored_before_identities_are_served_and_listed_as_unbound(
-    client: FlaskClient, tokens: Tokens, archive: Archive, monkeypatch, run_cli
-) -> None:
+@contextlib.contextmanager
+def stored_without_identity(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Objects written inside are stored as before identities existed (no identity metadata).
+
+    ``monkeypatch.context()``: ``undo()`` would also undo the per-test database
+    (``isolated_database``).
+    """
     real_put = archive.store.put
 
     def put_without_identity(key: str, data: bytes, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.pop("identity", None)
         return real_put(key, data, **kwargs)
 
-    # monkeypatch.context(): undo() would also undo the per-test database (isolated_database)
     with monkeypatch.context() as patched:
         patched.setattr(archive.store, "put", put_without_identity)
+        yield
+
+
+def test_objects_stored_before_identities_are_served_and_listed_as_unbound(
+    client: FlaskClient, tokens: Tokens, archive: Archive, monkeypatch, run_cli
+) -> None:
+    with stored_without_identity(archive, monkeypatch):
         answer = upload(client, tokens.archivist)
     assert answer.status_code == 201
     document_id = answer.get_json()["document_id"]
@@ -212,14 +225,7 @@ def test_legacy_pdfs_pointed_at_another_document_fail_verification_by_their_sign
 ) -> None:
     """Objects without identity are served on their hash alone (README: unbound, legacy), but
     the PDF itself names its document inside the signed bytes, and verification checks that."""
-    real_put = archive.store.put
-
-    def put_without_identity(key: str, data: bytes, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs.pop("identity", None)
-        return real_put(key, data, **kwargs)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(archive.store, "put", put_without_identity)
+    with stored_without_identity(archive, monkeypatch):
         documents = archive_documents(client, tokens)
     swap_pdfs_across(archive, (documents.seventh, 1), (documents.second, 1))
 
