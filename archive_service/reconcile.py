@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -125,13 +125,7 @@ class UnboundObject:
     version_id: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "document_id": self.document_id,
-            "version": self.version,
-            "part": self.part,
-            "key": self.key,
-            "version_id": self.version_id,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -147,14 +141,7 @@ class StaleRow:
     problem: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "document_id": self.document_id,
-            "version": self.version,
-            "part": self.part,
-            "key": self.key,
-            "version_id": self.version_id,
-            "problem": self.problem,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -249,16 +249,19 @@ class FilesystemObjectStore:
         with _unavailable_on_os_error(f"look up {key}"):
             return _is_file(manifest_path)
 
-    def iter_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+    def _complete_keys(self, prefix: str, doing: str) -> list[str]:
+        """Keys under ``prefix`` with both a manifest and a data file, sorted."""
         prefix = validate_prefix(prefix)
         directory = prefix.rpartition("/")[0]
-        with _unavailable_on_os_error("list objects"):
-            keys = sorted(
+        with _unavailable_on_os_error(doing):
+            return sorted(
                 key
                 for key in self._manifest_keys(directory)
                 if key.startswith(prefix) and _is_file(self._paths(key)[0])
             )
-        for key in keys:
+
+    def iter_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        for key in self._complete_keys(prefix, "list objects"):
             try:
                 yield self.stat(key)
             except IntegrityFailure:
@@ -267,15 +270,7 @@ class FilesystemObjectStore:
     def iter_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
         """One version per complete object; there are no delete markers here (module docstring:
         root can remove files outright, which leaves nothing to list)."""
-        prefix = validate_prefix(prefix)
-        directory = prefix.rpartition("/")[0]
-        with _unavailable_on_os_error("list object versions"):
-            keys = sorted(
-                key
-                for key in self._manifest_keys(directory)
-                if key.startswith(prefix) and _is_file(self._paths(key)[0])
-            )
-        for key in keys:
+        for key in self._complete_keys(prefix, "list object versions"):
             try:
                 modified: dt.datetime | None = self._manifest(key, None).stored_at
             except IntegrityFailure:
